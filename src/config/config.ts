@@ -1,0 +1,152 @@
+// Owns the bridge's configuration: parsed once from the environment into a
+// frozen, typed object that is passed down. Nothing outside `config/` reads
+// `process.env`. Never puts a secret's value into an error message.
+
+export type AudioMode = 'pcm24k' | 'pcmu';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Public https origin Twilio reaches, without a trailing slash. */
+  readonly publicUrl: string;
+  readonly twilio: {
+    readonly authToken: string;
+    readonly accountSid: string;
+  };
+  readonly openai: {
+    readonly apiKey: string;
+    /** https base, without a trailing slash. */
+    readonly baseUrl: string;
+    readonly model: string;
+  };
+  readonly agent: {
+    readonly instructions: string;
+    readonly voice: string;
+    readonly transcriptionModel: string;
+  };
+  readonly audioMode: AudioMode;
+  readonly logLevel: LogLevel;
+  /** Seconds a stream ticket stays valid (at most 60). */
+  readonly ticketTtlSeconds: number;
+  /** Seconds a minted ephemeral token lives (10 to 7200). */
+  readonly tokenTtlSeconds: number;
+  /** Largest WebSocket message accepted from Twilio, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Milliseconds outbound audio may run ahead of what the caller has heard. */
+  readonly maxOutboundLeadMs: number;
+}
+
+/** Thrown for a missing or malformed variable; the message is one line fit for an operator. */
+export class ConfigError extends Error {
+  readonly code = 'BRIDGE_ERR_CONFIG';
+  constructor(readonly variable: string, expected: string) {
+    super(`${variable}: ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const AUDIO_MODES: readonly AudioMode[] = ['pcm24k', 'pcmu'];
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function required(env: Env, name: string, expected: string): string {
+  const value = read(env, name);
+  if (value === undefined) throw new ConfigError(name, `is required (${expected})`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number from ${min} to ${max}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}`);
+  }
+  return raw as T;
+}
+
+function httpBase(env: Env, name: string, fallback: string | undefined, httpsOnly: boolean): string {
+  const raw = fallback === undefined ? required(env, name, 'an https URL such as https://voice.example.com') : (read(env, name) ?? fallback);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'expected an absolute URL such as https://voice.example.com');
+  }
+  const schemes = httpsOnly ? ['https:'] : ['https:', 'http:'];
+  if (!schemes.includes(url.protocol)) {
+    throw new ConfigError(name, `expected ${httpsOnly ? 'an https' : 'an http or https'} URL`);
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError(name, 'expected a base URL without query, fragment or credentials');
+  }
+  if (url.pathname !== '/' && url.pathname !== '') {
+    throw new ConfigError(name, 'expected an origin only, with no path (routes are served at /twilio/…)');
+  }
+  return url.origin;
+}
+
+/**
+ * Parses and validates the environment. Throws ConfigError naming the first
+ * bad variable; the caller prints its message and exits.
+ */
+export function loadConfig(env: Env): Config {
+  const accountSid = required(env, 'TWILIO_ACCOUNT_SID', 'the Twilio account SID, AC followed by 32 hex digits');
+  if (!/^AC[0-9a-fA-F]{32}$/.test(accountSid)) {
+    throw new ConfigError('TWILIO_ACCOUNT_SID', 'expected AC followed by 32 hex digits');
+  }
+  const authToken = required(env, 'TWILIO_AUTH_TOKEN', "the Twilio account's auth token");
+  if (authToken.length < 16) throw new ConfigError('TWILIO_AUTH_TOKEN', 'looks too short to be a Twilio auth token');
+
+  const apiKey = required(env, 'OPENAI_API_KEY', 'the long-lived API key used only to mint short-lived tokens');
+
+  const config: Config = {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    publicUrl: httpBase(env, 'PUBLIC_URL', undefined, true),
+    twilio: { authToken, accountSid },
+    openai: {
+      apiKey,
+      baseUrl: httpBase(env, 'OPENAI_BASE_URL', 'https://api.openai.com', false),
+      model: read(env, 'OPENAI_REALTIME_MODEL') ?? 'gpt-realtime',
+    },
+    agent: {
+      instructions:
+        read(env, 'AGENT_INSTRUCTIONS') ??
+        'You are a helpful voice assistant on a phone call. Keep answers short and speak naturally.',
+      voice: read(env, 'AGENT_VOICE') ?? 'marin',
+      transcriptionModel: read(env, 'AGENT_TRANSCRIPTION_MODEL') ?? 'gpt-4o-mini-transcribe',
+    },
+    audioMode: oneOf(env, 'AUDIO_MODE', AUDIO_MODES, 'pcm24k'),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    ticketTtlSeconds: integer(env, 'STREAM_TICKET_TTL_SECONDS', 60, 5, 60),
+    tokenTtlSeconds: integer(env, 'OPENAI_TOKEN_TTL_SECONDS', 600, 10, 7200),
+    maxMessageBytes: integer(env, 'TWILIO_MAX_MESSAGE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    maxOutboundLeadMs: integer(env, 'MAX_OUTBOUND_LEAD_MS', 200, 40, 2000),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object') deepFreeze(child as object);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../src/config/config.js';
+
+const base = {
+  PUBLIC_URL: 'https://voice.example.com',
+  TWILIO_ACCOUNT_SID: 'AC' + '0123456789abcdef'.repeat(2),
+  TWILIO_AUTH_TOKEN: 'test-auth-token-not-real-0001',
+  OPENAI_API_KEY: 'sk-test-not-a-real-key',
+};
+
+test('defaults fill every optional variable', () => {
+  const c = loadConfig(base);
+  assert.equal(c.port, 8080);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.publicUrl, 'https://voice.example.com');
+  assert.equal(c.openai.baseUrl, 'https://api.openai.com');
+  assert.equal(c.openai.model, 'gpt-realtime');
+  assert.equal(c.audioMode, 'pcm24k');
+  assert.equal(c.logLevel, 'info');
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.openai));
+});
+
+test('a trailing slash on PUBLIC_URL is normalised away', () => {
+  assert.equal(loadConfig({ ...base, PUBLIC_URL: 'https://voice.example.com/' }).publicUrl, 'https://voice.example.com');
+});
+
+const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
+  ['PUBLIC_URL', { PUBLIC_URL: undefined }, /PUBLIC_URL: is required/],
+  ['PUBLIC_URL', { PUBLIC_URL: 'http://voice.example.com' }, /PUBLIC_URL: expected an https URL/],
+  ['PUBLIC_URL', { PUBLIC_URL: 'not a url' }, /PUBLIC_URL: expected an absolute URL/],
+  ['PUBLIC_URL', { PUBLIC_URL: 'https://voice.example.com/bridge' }, /origin only/],
+  ['TWILIO_AUTH_TOKEN', { TWILIO_AUTH_TOKEN: '' }, /TWILIO_AUTH_TOKEN: is required/],
+  ['TWILIO_ACCOUNT_SID', { TWILIO_ACCOUNT_SID: 'AC123' }, /TWILIO_ACCOUNT_SID: expected AC/],
+  ['OPENAI_API_KEY', { OPENAI_API_KEY: undefined }, /OPENAI_API_KEY: is required/],
+  ['PORT', { PORT: '80a' }, /PORT: expected a whole number/],
+  ['PORT', { PORT: '70000' }, /PORT: expected a whole number/],
+  ['AUDIO_MODE', { AUDIO_MODE: 'opus' }, /AUDIO_MODE: expected one of pcm24k, pcmu/],
+  ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /LOG_LEVEL: expected one of/],
+  ['OPENAI_BASE_URL', { OPENAI_BASE_URL: 'ftp://x' }, /OPENAI_BASE_URL: expected an http or https URL/],
+];
+
+for (const [variable, patch, message] of bad) {
+  test(`a bad ${variable} stops start-up with one line naming it (${JSON.stringify(patch)})`, () => {
+    assert.throws(
+      () => loadConfig({ ...base, ...patch }),
+      (err: unknown) => err instanceof ConfigError && err.variable === variable && message.test(err.message) && !err.message.includes('\n'),
+    );
+  });
+}
+
+test('error messages never echo a secret value', () => {
+  try {
+    loadConfig({ ...base, TWILIO_AUTH_TOKEN: 'x9q7z' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.ok(!err.message.includes('x9q7z'));
+  }
+});
