@@ -35,6 +35,8 @@ export interface Config {
   readonly maxMessageBytes: number;
   /** Milliseconds outbound audio may run ahead of what the caller has heard. */
   readonly maxOutboundLeadMs: number;
+  /** Milliseconds a token mint or an upstream connect may take before it counts as failed. */
+  readonly upstreamConnectTimeoutMs: number;
 }
 
 /** Thrown for a missing or malformed variable; the message is one line fit for an operator. */
@@ -137,9 +139,10 @@ export function loadConfig(env: Env): Config {
     audioMode: oneOf(env, 'AUDIO_MODE', AUDIO_MODES, 'pcm24k'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     ticketTtlSeconds: integer(env, 'STREAM_TICKET_TTL_SECONDS', 60, 5, 60),
-    tokenTtlSeconds: integer(env, 'OPENAI_TOKEN_TTL_SECONDS', 600, 10, 7200),
+    tokenTtlSeconds: integer(env, 'OPENAI_TOKEN_TTL_SECONDS', 60, 10, 7200),
     maxMessageBytes: integer(env, 'TWILIO_MAX_MESSAGE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     maxOutboundLeadMs: integer(env, 'MAX_OUTBOUND_LEAD_MS', 200, 40, 2000),
+    upstreamConnectTimeoutMs: integer(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
   };
   return deepFreeze(config);
 }

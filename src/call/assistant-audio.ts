@@ -1,0 +1,140 @@
+// Owns the AI → caller audio path of one call: decode audio deltas,
+// transcode them to μ-law 8 kHz, pace 20 ms frames to Twilio close to real
+// time, place marks so the MarkLedger learns what was heard, and silence the
+// line at once on barge-in. Deltas of a response the bridge cancelled never
+// reach this class (the session drops them).
+
+import type { AudioMode } from '../config/config.js';
+import { createOutboundTranscoder, type OutboundTranscoder } from '../audio/index.js';
+import { clearMessage, markMessage, mediaMessage } from '../twilio/media-stream-writer.js';
+import { MarkLedger, type Interruption } from './mark-ledger.js';
+import { OutboundPacer } from './outbound-pacer.js';
+
+const TICK_MS = 20;
+/** A mark every few frames bounds truncation error to that many ms at a fraction of one mark per frame. */
+const FRAMES_PER_MARK = 3;
+
+export interface AssistantAudioStats {
+  framesOut: number;
+  maxLeadMs: number;
+}
+
+export class AssistantAudioPath {
+  readonly stats: AssistantAudioStats = { framesOut: 0, maxLeadMs: 0 };
+  readonly ledger = new MarkLedger();
+  readonly #pacer: OutboundPacer;
+  readonly #transcoder: OutboundTranscoder | undefined;
+  readonly #receivedMs = new Map<string, number>();
+  #framesSinceMark = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    mode: AudioMode,
+    maxLeadMs: number,
+    private readonly streamSid: string,
+    private readonly sendToTwilio: (text: string) => void,
+    private readonly now: () => number,
+  ) {
+    this.#pacer = new OutboundPacer(maxLeadMs);
+    this.#transcoder = mode === 'pcm24k' ? createOutboundTranscoder() : undefined;
+  }
+
+  /** One `response.output_audio.delta` payload (base64, session output format). */
+  pushDelta(itemId: string, base64: string): void {
+    const raw = Buffer.from(base64, 'base64');
+    let mulaw: Uint8Array;
+    if (this.#transcoder === undefined) {
+      mulaw = raw;
+      this.#addReceived(itemId, raw.length / 8);
+    } else {
+      // The transcoder returns a view of its own buffer; the pacer needs a copy it can keep.
+      mulaw = this.#transcoder.transcode(raw).slice();
+      this.#addReceived(itemId, raw.length / 48);
+    }
+    this.#pacer.enqueue(itemId, mulaw);
+    this.tick();
+  }
+
+  /** The response finished: its last partial frame may go out. */
+  endItem(itemId: string): void {
+    this.#pacer.endItem(itemId);
+    this.tick();
+  }
+
+  /** Milliseconds of audio the AI produced for this item. */
+  receivedMs(itemId: string): number {
+    return this.#receivedMs.get(itemId) ?? 0;
+  }
+
+  /** True while assistant audio is queued here or still playing at Twilio. */
+  get isPlaying(): boolean {
+    return this.#pacer.queuedMs > 0 || this.ledger.hasUnplayedAudio;
+  }
+
+  acknowledgeMark(name: string): boolean {
+    return this.ledger.acknowledge(name);
+  }
+
+  /** Sends what pacing allows now. Runs on its own timer while audio is queued. */
+  tick(): void {
+    const now = this.now();
+    let sent = false;
+    for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
+      this.sendToTwilio(mediaMessage(this.streamSid, frame.bytes));
+      this.ledger.recordSent(frame.itemId, frame.ms);
+      this.stats.framesOut++;
+      sent = true;
+      if (++this.#framesSinceMark >= FRAMES_PER_MARK) this.#placeMark();
+    }
+    if (sent) {
+      const lead = this.#pacer.leadMs(now);
+      if (lead > this.stats.maxLeadMs) this.stats.maxLeadMs = lead;
+      // The end of a burst gets a mark too, so the last audio is accounted for.
+      if (this.#pacer.queuedMs === 0) this.#placeMark();
+    }
+    this.#schedule();
+  }
+
+  /**
+   * Barge-in: clear Twilio's playback buffer, drop queued audio and filter
+   * state, and report what the interrupted item had played.
+   */
+  interrupt(): Interruption | undefined {
+    if (!this.isPlaying) return undefined;
+    const queuedItem = this.#pacer.headItemId;
+    this.sendToTwilio(clearMessage(this.streamSid));
+    this.#pacer.clear(this.now());
+    this.#transcoder?.reset();
+    this.#framesSinceMark = 0;
+    this.#schedule();
+    const playing = this.ledger.clear();
+    if (playing !== undefined) return playing;
+    // Audio was queued but none of it had reached Twilio: the caller heard none of it.
+    return queuedItem === undefined ? undefined : { itemId: queuedItem, heardMs: 0, sentMs: 0 };
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #placeMark(): void {
+    this.#framesSinceMark = 0;
+    const name = this.ledger.placeMark();
+    if (name !== undefined) this.sendToTwilio(markMessage(this.streamSid, name));
+  }
+
+  #addReceived(itemId: string, ms: number): void {
+    if (this.#receivedMs.size > 64 && !this.#receivedMs.has(itemId)) this.#receivedMs.clear();
+    this.#receivedMs.set(itemId, (this.#receivedMs.get(itemId) ?? 0) + ms);
+  }
+
+  #schedule(): void {
+    const needed = this.#pacer.queuedMs > 0;
+    if (needed && this.#timer === undefined) {
+      this.#timer = setInterval(() => this.tick(), TICK_MS);
+    } else if (!needed && this.#timer !== undefined) {
+      this.stop();
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Owns the caller → AI audio path of one call: decode Twilio's base64 μ-law,
+// fill network gaps with silence, transcode to the session's input format,
+// and hand `input_audio_buffer.append` events to the upstream. While the
+// upstream is not open, appends wait in a bounded queue (oldest dropped
+// first, and counted) so no caller audio is lost to a short setup delay.
+
+import type { AudioMode } from '../config/config.js';
+import { createInboundTranscoder, MULAW_SILENCE, type InboundTranscoder } from '../audio/index.js';
+import { appendAudio } from '../upstream/client-events.js';
+import { InboundTimeline } from './inbound-timeline.js';
+
+const FRAME_BYTES = 160;
+const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+const SILENT_FRAME_BASE64 = Buffer.from(SILENT_FRAME).toString('base64');
+
+export interface CallerAudioStats {
+  framesIn: number;
+  staleFrames: number;
+  gapFilledMs: number;
+  droppedWhileWaitingMs: number;
+}
+
+/** Sends one client event upstream; false when the upstream cannot take it now. */
+export type UpstreamSink = (event: string) => boolean;
+
+export class CallerAudioPath {
+  readonly stats: CallerAudioStats = { framesIn: 0, staleFrames: 0, gapFilledMs: 0, droppedWhileWaitingMs: 0 };
+  readonly #timeline = new InboundTimeline();
+  readonly #transcoder: InboundTranscoder | undefined;
+  // Reused for every decode: Buffer.write decodes base64 in place without allocating.
+  #decodeBuffer = Buffer.alloc(4096);
+  readonly #waiting: { event: string; ms: number }[] = [];
+  #waitingMs = 0;
+
+  constructor(
+    private readonly mode: AudioMode,
+    private readonly send: UpstreamSink,
+    private readonly maxWaitingMs = 10_000,
+  ) {
+    this.#transcoder = mode === 'pcm24k' ? createInboundTranscoder() : undefined;
+  }
+
+  /** One Twilio media payload (base64, already shape-checked) at a Twilio timestamp. */
+  push(timestampMs: number, payloadBase64: string): void {
+    const byteLength = (payloadBase64.length / 4) * 3 - (payloadBase64.endsWith('==') ? 2 : payloadBase64.endsWith('=') ? 1 : 0);
+    const verdict = this.#timeline.accept(timestampMs, byteLength);
+    if (verdict.kind === 'stale') {
+      this.stats.staleFrames++;
+      return;
+    }
+    this.stats.framesIn++;
+    if (verdict.fillMs > 0) this.#fillSilence(verdict.fillMs);
+    if (this.#transcoder === undefined) {
+      // μ-law passthrough: Twilio's base64 is already what the session expects.
+      this.#emit(appendAudio(payloadBase64), byteLength / 8);
+      return;
+    }
+    if (byteLength > this.#decodeBuffer.length) this.#decodeBuffer = Buffer.alloc(byteLength);
+    const written = this.#decodeBuffer.write(payloadBase64, 'base64');
+    this.#transcodeAndEmit(this.#decodeBuffer.subarray(0, written));
+  }
+
+  /** The upstream opened (or reopened): send what waited, in order. */
+  flush(): void {
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (!this.send(next.event)) return;
+      this.#waiting.shift();
+      this.#waitingMs -= next.ms;
+    }
+  }
+
+  /** Buffered milliseconds of caller audio not yet delivered upstream. */
+  get waitingMs(): number {
+    return this.#waitingMs;
+  }
+
+  #fillSilence(ms: number): void {
+    this.stats.gapFilledMs += ms;
+    let bytes = ms * 8;
+    while (bytes > 0) {
+      const n = Math.min(bytes, FRAME_BYTES);
+      if (this.#transcoder === undefined) {
+        this.#emit(appendAudio(n === FRAME_BYTES ? SILENT_FRAME_BASE64 : Buffer.from(SILENT_FRAME.subarray(0, n)).toString('base64')), n / 8);
+      } else {
+        this.#transcodeAndEmit(SILENT_FRAME.subarray(0, n));
+      }
+      bytes -= n;
+    }
+  }
+
+  #transcodeAndEmit(mulaw: Uint8Array): void {
+    const pcm = this.#transcoder!.transcode(mulaw);
+    const base64 = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64');
+    this.#emit(appendAudio(base64), mulaw.length / 8);
+  }
+
+  #emit(event: string, ms: number): void {
+    if (this.#waiting.length === 0 && this.send(event)) return;
+    this.#waiting.push({ event, ms });
+    this.#waitingMs += ms;
+    while (this.#waitingMs > this.maxWaitingMs && this.#waiting.length > 0) {
+      const dropped = this.#waiting.shift()!;
+      this.#waitingMs -= dropped.ms;
+      this.stats.droppedWhileWaitingMs += dropped.ms;
+    }
+  }
+}

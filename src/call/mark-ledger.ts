@@ -1,0 +1,101 @@
+// Owns barge-in bookkeeping: which assistant audio was sent to Twilio, which
+// marks are outstanding, and how much of each assistant item the caller has
+// actually heard, as told by acknowledged marks (bytes sent are not audio
+// played). A generation counter makes marks that Twilio echoes after a
+// `clear` harmless. Pure: no sockets, no timers.
+
+interface PendingMark {
+  readonly name: string;
+  readonly itemId: string;
+  /** Item-relative milliseconds of audio that will have played when this mark returns. */
+  readonly endMs: number;
+}
+
+export interface Interruption {
+  readonly itemId: string;
+  /** Milliseconds of this item the caller heard. */
+  readonly heardMs: number;
+  /** Milliseconds of this item sent to Twilio. */
+  readonly sentMs: number;
+}
+
+export class MarkLedger {
+  #generation = 0;
+  #sequence = 0;
+  #pending: PendingMark[] = [];
+  #itemId: string | undefined;
+  #sentMs = 0;
+  #heardMs = 0;
+
+  /** Name prefix of the current generation; marks of older generations are ignored. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get currentItemId(): string | undefined {
+    return this.#itemId;
+  }
+
+  /** True while audio sent to Twilio has not all been acknowledged as played. */
+  get hasUnplayedAudio(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /** Records `ms` of audio of `itemId` sent to Twilio. */
+  recordSent(itemId: string, ms: number): void {
+    if (itemId !== this.#itemId) {
+      this.#itemId = itemId;
+      this.#sentMs = 0;
+      this.#heardMs = 0;
+    }
+    this.#sentMs += ms;
+  }
+
+  /**
+   * Registers a mark covering everything sent so far and returns its name,
+   * to be sent to Twilio right after that audio. Undefined if nothing new was
+   * sent since the last mark.
+   */
+  placeMark(): string | undefined {
+    const itemId = this.#itemId;
+    if (itemId === undefined) return undefined;
+    const last = this.#pending[this.#pending.length - 1];
+    if (last !== undefined && last.itemId === itemId && last.endMs === this.#sentMs) return undefined;
+    if (last === undefined && this.#heardMs === this.#sentMs) return undefined;
+    const name = `g${this.#generation}.${++this.#sequence}`;
+    this.#pending.push({ name, itemId, endMs: this.#sentMs });
+    return name;
+  }
+
+  /**
+   * Handles a mark Twilio echoed back. Returns false for a mark that is not
+   * ours or belongs to a generation ended by `clear`.
+   */
+  acknowledge(name: string): boolean {
+    const index = this.#pending.findIndex((m) => m.name === name);
+    if (index < 0) return false;
+    const mark = this.#pending[index]!;
+    // Marks return in order; anything before this one has played too.
+    this.#pending.splice(0, index + 1);
+    if (mark.itemId === this.#itemId) this.#heardMs = Math.max(this.#heardMs, mark.endMs);
+    return true;
+  }
+
+  heardMs(itemId: string): number {
+    return itemId === this.#itemId ? this.#heardMs : 0;
+  }
+
+  /**
+   * The caller barged in and Twilio's buffer is being cleared. Returns what
+   * the interrupted item had played (undefined if nothing was playing), and
+   * starts a new generation so marks echoed by the clear are ignored.
+   */
+  clear(): Interruption | undefined {
+    const itemId = this.#itemId;
+    const playing = this.#pending.length > 0;
+    const result = itemId !== undefined && playing ? { itemId, heardMs: this.#heardMs, sentMs: this.#sentMs } : undefined;
+    this.#generation++;
+    this.#pending = [];
+    return result;
+  }
+}

@@ -1,0 +1,76 @@
+// Owns `POST /twilio/voice`: checks X-Twilio-Signature over PUBLIC_URL + path
+// and every form field before anything else, then answers TwiML that connects
+// the call to a bidirectional Media Stream at a per-call ticket URL.
+// A refused request gets 403 and no TwiML. Never logs the signature, the
+// ticket or the auth token.
+
+import type { FastifyPluginAsync } from 'fastify';
+import twilio from 'twilio';
+import type { TwilioSignatureVerifier } from './signature.js';
+import type { StreamTicketIssuer } from './stream-ticket.js';
+
+export const VOICE_WEBHOOK_PATH = '/twilio/voice';
+export const STREAM_PATH_PREFIX = '/twilio/stream/';
+
+export interface VoiceWebhookOptions {
+  readonly verifier: TwilioSignatureVerifier;
+  readonly tickets: StreamTicketIssuer;
+  readonly accountSid: string;
+  readonly now: () => number;
+  /** Called for every refused request, for metrics and abuse counting. */
+  readonly onAuthFailure?: (reason: string, ip: string) => void;
+}
+
+const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+
+/** Every field as a string, as Twilio signs them; repeated fields keep their array form for the check. */
+function formFields(body: unknown): Record<string, string> | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (typeof value === 'string') fields[key] = value;
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) fields[key] = value as unknown as string;
+    else return undefined;
+  }
+  return fields;
+}
+
+/** Twilio caps a Parameter's name + value at 500 characters. */
+function parameterValue(value: string | undefined): string | undefined {
+  return value !== undefined && value.length > 0 && value.length < 400 ? value : undefined;
+}
+
+export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app, opts) => {
+  app.post(VOICE_WEBHOOK_PATH, async (request, reply) => {
+    const signature = request.headers['x-twilio-signature'];
+    const fields = formFields(request.body ?? {});
+    const check = fields
+      ? opts.verifier.checkWebhook(typeof signature === 'string' ? signature : undefined, VOICE_WEBHOOK_PATH, fields)
+      : ({ ok: false, reason: 'invalid' } as const);
+    if (!check.ok) {
+      opts.onAuthFailure?.(`webhook_signature_${check.reason}`, request.ip);
+      request.log.warn({ reason: check.reason }, 'refused voice webhook: signature check failed');
+      return reply.code(403).type('text/plain').send('Forbidden');
+    }
+    const callSid = fields!.CallSid;
+    if (fields!.AccountSid !== opts.accountSid) {
+      opts.onAuthFailure?.('webhook_account_mismatch', request.ip);
+      request.log.warn('refused voice webhook: AccountSid is not this account');
+      return reply.code(403).type('text/plain').send('Forbidden');
+    }
+    if (callSid === undefined || !CALL_SID.test(callSid)) {
+      request.log.warn('refused voice webhook: missing or malformed CallSid');
+      return reply.code(400).type('text/plain').send('Bad Request');
+    }
+    const ticket = opts.tickets.issue(callSid, opts.now());
+    const response = new twilio.twiml.VoiceResponse();
+    const stream = response.connect().stream({ url: opts.verifier.streamUrl(STREAM_PATH_PREFIX + ticket) });
+    stream.parameter({ name: 'callSid', value: callSid });
+    for (const [name, field] of [['from', 'From'], ['to', 'To'], ['direction', 'Direction']] as const) {
+      const value = parameterValue(fields![field]);
+      if (value !== undefined) stream.parameter({ name, value });
+    }
+    request.log.info({ callSid }, 'voice webhook accepted; connecting media stream');
+    return reply.type('text/xml').send(response.toString());
+  });
+};

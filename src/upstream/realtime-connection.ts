@@ -1,0 +1,127 @@
+// Owns one WebSocket to the realtime AI server: opening it with a short-lived
+// credential, handing parsed events up, and sending client events down.
+// It knows nothing of calls, reconnects or audio. Never logs the credential.
+
+import WebSocket from 'ws';
+import { parseServerEvent, type ServerEvent } from './server-events.js';
+
+export type ConnectFailure =
+  | { readonly kind: 'http'; readonly status: number }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'network'; readonly message: string };
+
+export class RealtimeConnectError extends Error {
+  readonly code = 'BRIDGE_ERR_UPSTREAM_CONNECT';
+  constructor(readonly failure: ConnectFailure) {
+    super(
+      failure.kind === 'http'
+        ? `upstream refused the upgrade with HTTP ${failure.status}`
+        : failure.kind === 'timeout'
+          ? 'upstream connect timed out'
+          : `upstream unreachable: ${failure.message}`,
+    );
+    this.name = 'RealtimeConnectError';
+  }
+}
+
+export interface RealtimeConnectOptions {
+  /** http(s) base; the socket uses ws(s) on the same host. */
+  readonly baseUrl: string;
+  readonly model: string;
+  /** A short-lived `ek_…` credential. */
+  readonly credential: string;
+  readonly timeoutMs: number;
+  /** Largest server message accepted. */
+  readonly maxPayload?: number;
+}
+
+export interface RealtimeHandlers {
+  onEvent(event: ServerEvent): void;
+  /** A message that could not be parsed; the connection stays open. */
+  onMalformed(detail: string): void;
+  onClose(code: number, reason: string): void;
+}
+
+export function realtimeUrl(baseUrl: string, model: string): string {
+  const url = new URL('/v1/realtime', baseUrl.replace(/^http/, 'ws'));
+  url.searchParams.set('model', model);
+  return url.toString();
+}
+
+export class RealtimeConnection {
+  #closed = false;
+
+  private constructor(private readonly ws: WebSocket) {}
+
+  static open(opts: RealtimeConnectOptions, handlers: RealtimeHandlers): Promise<RealtimeConnection> {
+    return new Promise((resolve, reject) => {
+      // No OpenAI-Beta header: the GA server closes beta-shaped sessions with 4000.
+      const ws = new WebSocket(realtimeUrl(opts.baseUrl, opts.model), {
+        headers: { authorization: `Bearer ${opts.credential}` },
+        handshakeTimeout: opts.timeoutMs,
+        maxPayload: opts.maxPayload ?? 16 * 1024 * 1024,
+        perMessageDeflate: false,
+      });
+      let settled = false;
+      const fail = (failure: ConnectFailure): void => {
+        if (settled) return;
+        settled = true;
+        ws.removeAllListeners();
+        ws.on('error', () => {});
+        ws.terminate();
+        reject(new RealtimeConnectError(failure));
+      };
+      ws.once('unexpected-response', (_req, res) => {
+        res.resume();
+        fail({ kind: 'http', status: res.statusCode ?? 0 });
+      });
+      ws.once('error', (err: Error) => {
+        fail(/timeout/i.test(err.message) ? { kind: 'timeout' } : { kind: 'network', message: err.message.slice(0, 120) });
+      });
+      ws.once('open', () => {
+        settled = true;
+        ws.removeAllListeners();
+        const connection = new RealtimeConnection(ws);
+        connection.#attach(handlers);
+        resolve(connection);
+      });
+    });
+  }
+
+  #attach(handlers: RealtimeHandlers): void {
+    this.ws.on('message', (data, isBinary) => {
+      if (isBinary) return handlers.onMalformed('binary frame');
+      const parsed = parseServerEvent(data.toString());
+      if (parsed.ok) handlers.onEvent(parsed.event);
+      else handlers.onMalformed(parsed.detail);
+    });
+    // Errors are always followed by 'close', which carries the outcome.
+    this.ws.on('error', () => {});
+    this.ws.on('close', (code, reason) => {
+      this.#closed = true;
+      handlers.onClose(code, reason.toString().slice(0, 120));
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.#closed && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Bytes queued in the socket but not yet handed to the kernel: grows when the server reads slowly. */
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(text: string): boolean {
+    if (!this.isOpen) return false;
+    this.ws.send(text);
+    return true;
+  }
+
+  close(code = 1000, reason = 'call ended'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    else this.ws.terminate();
+  }
+}

@@ -1,0 +1,39 @@
+// Owns the `session.update` the bridge sends on every new realtime session
+// (GA shape). The same message is sent again on every reconnect, so it is a
+// pure function of the configuration.
+
+import type { AudioMode } from '../config/config.js';
+
+export interface SessionSettings {
+  readonly audioMode: AudioMode;
+  readonly instructions: string;
+  readonly voice: string;
+  readonly transcriptionModel: string;
+}
+
+export function sessionUpdate(settings: SessionSettings): string {
+  const format = settings.audioMode === 'pcmu' ? { type: 'audio/pcmu' } : { type: 'audio/pcm', rate: 24000 };
+  return JSON.stringify({
+    type: 'session.update',
+    session: {
+      type: 'realtime',
+      instructions: settings.instructions,
+      output_modalities: ['audio'],
+      audio: {
+        input: {
+          format,
+          turn_detection: {
+            type: 'server_vad',
+            threshold: 0.5,
+            prefix_padding_ms: 300,
+            silence_duration_ms: 500,
+            create_response: true,
+            interrupt_response: true,
+          },
+          transcription: { model: settings.transcriptionModel },
+        },
+        output: { format, voice: settings.voice },
+      },
+    },
+  });
+}

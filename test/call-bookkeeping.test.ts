@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MarkLedger } from '../src/call/mark-ledger.js';
+import { FRAME_BYTES, OutboundPacer } from '../src/call/outbound-pacer.js';
+import { InboundTimeline } from '../src/call/inbound-timeline.js';
+
+test('heard time comes from acknowledged marks, not from audio sent', () => {
+  const ledger = new MarkLedger();
+  ledger.recordSent('item1', 60);
+  const m1 = ledger.placeMark()!;
+  ledger.recordSent('item1', 60);
+  const m2 = ledger.placeMark()!;
+  assert.equal(ledger.heardMs('item1'), 0, 'nothing heard before any ack');
+  assert.ok(ledger.acknowledge(m1));
+  assert.equal(ledger.heardMs('item1'), 60);
+  const cut = ledger.clear();
+  assert.deepEqual(cut, { itemId: 'item1', heardMs: 60, sentMs: 120 });
+  assert.equal(ledger.acknowledge(m2), false, 'a mark echoed after clear is ignored');
+  assert.equal(ledger.heardMs('item1'), 60);
+});
+
+test('an ack implies every earlier mark played; unknown marks are ignored', () => {
+  const ledger = new MarkLedger();
+  const names = [20, 20, 20].map((ms) => {
+    ledger.recordSent('a', ms);
+    return ledger.placeMark()!;
+  });
+  assert.ok(ledger.acknowledge(names[2]!));
+  assert.equal(ledger.heardMs('a'), 60);
+  assert.equal(ledger.hasUnplayedAudio, false);
+  assert.equal(ledger.acknowledge('someone-else'), false);
+  assert.equal(ledger.clear(), undefined, 'nothing playing: nothing to truncate');
+});
+
+test('a new item resets heard time; marks are not duplicated without new audio', () => {
+  const ledger = new MarkLedger();
+  ledger.recordSent('a', 40);
+  assert.ok(ledger.acknowledge(ledger.placeMark()!));
+  assert.equal(ledger.placeMark(), undefined);
+  ledger.recordSent('b', 20);
+  assert.equal(ledger.heardMs('b'), 0);
+  assert.equal(ledger.heardMs('a'), 0, 'only the current item is tracked');
+  assert.match(ledger.placeMark()!, /^g0\.\d+$/);
+});
+
+test('the pacer keeps the lead under its bound and releases frames as time passes', () => {
+  const pacer = new OutboundPacer(200);
+  pacer.enqueue('a', new Uint8Array(8000)); // 1 s
+  let now = 1000;
+  let sent = 0;
+  while (pacer.next(now)) sent++;
+  assert.equal(sent, 10, '200 ms of lead = 10 frames at once');
+  assert.equal(pacer.leadMs(now), 200);
+  now += 20;
+  assert.ok(pacer.next(now));
+  assert.equal(pacer.next(now), undefined, 'one frame per 20 ms in steady state');
+  pacer.clear(now);
+  assert.equal(pacer.queuedMs, 0);
+  assert.equal(pacer.leadMs(now), 0);
+});
+
+test('frames span chunk boundaries, never mix items, and a finished item flushes its tail', () => {
+  const pacer = new OutboundPacer(10_000);
+  pacer.enqueue('a', new Uint8Array(100).fill(1));
+  pacer.enqueue('a', new Uint8Array(100).fill(2));
+  const f1 = pacer.next(0)!;
+  assert.equal(f1.bytes.length, FRAME_BYTES);
+  assert.equal(f1.bytes[99], 1);
+  assert.equal(f1.bytes[100], 2);
+  assert.equal(pacer.next(0), undefined, '40 bytes wait for more audio of the same item');
+  pacer.enqueue('b', new Uint8Array(160).fill(3));
+  const tail = pacer.next(0)!;
+  assert.deepEqual([tail.itemId, tail.bytes.length, tail.ms], ['a', 40, 5]);
+  const b = pacer.next(0)!;
+  assert.deepEqual([b.itemId, b.bytes.length], ['b', 160]);
+  pacer.enqueue('c', new Uint8Array(10));
+  assert.equal(pacer.next(0), undefined);
+  pacer.endItem('c');
+  assert.equal(pacer.next(0)!.bytes.length, 10);
+});
+
+test('the inbound timeline fills dropped-packet gaps and drops stale frames', () => {
+  const t = new InboundTimeline();
+  assert.deepEqual(t.accept(0, 160), { kind: 'in_order', fillMs: 0 });
+  assert.deepEqual(t.accept(20, 160), { kind: 'in_order', fillMs: 0 });
+  assert.deepEqual(t.accept(45, 160), { kind: 'in_order', fillMs: 0 }, '5 ms of jitter is not a gap');
+  assert.deepEqual(t.accept(165, 160), { kind: 'in_order', fillMs: 100 });
+  assert.deepEqual(t.accept(100, 160), { kind: 'stale' });
+  assert.deepEqual(t.accept(60_000, 160), { kind: 'in_order', fillMs: 10_000 }, 'fills are bounded');
+});
