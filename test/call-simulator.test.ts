@@ -1,0 +1,231 @@
+// End-to-end tests of the call simulator against a tiny fake bridge defined
+// here (plain http + ws): it checks Twilio signatures with the real twilio
+// library, answers TwiML, and plays a scripted part on the media stream.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import twilio from 'twilio';
+import alawmulaw from 'alawmulaw';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { readWav } from '../src/audio/wav.js';
+import {
+  openStream,
+  postVoiceWebhook,
+  runSimulatedCall,
+  voiceWebhookParams,
+  formatReport,
+  type CallReport,
+} from '../src/devtools/call-simulator/index.js';
+
+const PUBLIC_URL = 'https://voice.example.com';
+const AUTH_TOKEN = 'test-auth-token-not-real-0001';
+const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+
+interface InboundMessage {
+  readonly event: string;
+  readonly sequenceNumber?: string;
+  readonly streamSid?: string;
+  readonly [k: string]: unknown;
+}
+
+/** One accepted stream as the fake bridge sees it. */
+interface StreamSide {
+  readonly ws: WebSocket;
+  readonly received: InboundMessage[];
+  streamSid: string;
+  readonly headers: IncomingMessage['headers'];
+  send(obj: unknown): void;
+  media(samples: Int16Array): void;
+  mark(name: string): void;
+  clear(): void;
+}
+
+type Behaviour = (side: StreamSide, msg: InboundMessage) => void;
+
+interface FakeBridge {
+  readonly url: string;
+  /** Signature checks the bridge made, with the real twilio library. */
+  readonly checks: { kind: 'webhook' | 'upgrade'; valid: boolean }[];
+  readonly streams: StreamSide[];
+  behaviour: Behaviour;
+  parameters: Record<string, string>;
+}
+
+const tone = (ms: number, amp = 8000, hz = 440): Int16Array => {
+  const out = new Int16Array((ms * 8000) / 1000);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(amp * Math.sin((2 * Math.PI * hz * i) / 8000));
+  return out;
+};
+const b64 = (s: Int16Array): string => Buffer.from(alawmulaw.mulaw.encode(s)).toString('base64');
+
+async function startFakeBridge(): Promise<FakeBridge> {
+  const tickets = new Set<string>();
+  let n = 0;
+  const bridge: FakeBridge = {
+    url: '',
+    checks: [],
+    streams: [],
+    behaviour: () => {},
+    parameters: { greeting: 'Tom & "Jerry" <3', plain: 'x' },
+  };
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/twilio/voice') return void res.writeHead(404).end();
+      const params = Object.fromEntries(new URLSearchParams(body));
+      const valid = twilio.validateRequest(AUTH_TOKEN, String(req.headers['x-twilio-signature'] ?? ''), `${PUBLIC_URL}/twilio/voice`, params);
+      bridge.checks.push({ kind: 'webhook', valid });
+      if (!valid) return void res.writeHead(403).end('bad signature');
+      const ticket = `t${++n}x${params['CallSid']}`;
+      tickets.add(ticket);
+      const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+      const ps = Object.entries(bridge.parameters)
+        .map(([k, v]) => `<Parameter name="${esc(k)}" value="${esc(v)}"/>`)
+        .join('');
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://voice.example.com/twilio/stream/${ticket}">${ps}</Stream></Connect></Response>`);
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const ticket = (req.url ?? '').replace('/twilio/stream/', '');
+    const valid = twilio.validateRequest(AUTH_TOKEN, String(req.headers['x-twilio-signature'] ?? ''), `wss://voice.example.com${req.url}`, {});
+    bridge.checks.push({ kind: 'upgrade', valid });
+    if (!valid || !tickets.delete(ticket)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const side: StreamSide = {
+        ws,
+        received: [],
+        streamSid: '',
+        headers: req.headers,
+        send: (obj) => ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj)),
+        media: (s) => side.send({ event: 'media', streamSid: side.streamSid, media: { payload: b64(s) } }),
+        mark: (name) => side.send({ event: 'mark', streamSid: side.streamSid, mark: { name } }),
+        clear: () => side.send({ event: 'clear', streamSid: side.streamSid }),
+      };
+      bridge.streams.push(side);
+      ws.on('message', (data) => {
+        const msg = JSON.parse(String(data)) as InboundMessage;
+        if (msg.event === 'start') side.streamSid = String(msg.streamSid);
+        side.received.push(msg);
+        bridge.behaviour(side, msg);
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  after(() => {
+    wss.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  return Object.assign(bridge, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+const bridge = await startFakeBridge();
+const base = { bridgeUrl: bridge.url, publicUrl: PUBLIC_URL, authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID, tickMs: 10 };
+
+const inboundMedia = (side: StreamSide): { sequenceNumber: string; media: { chunk: string; timestamp: string; payload: string; track: string } }[] =>
+  side.received.filter((m) => m.event === 'media') as never;
+
+const noViolations = (r: CallReport): void => assert.deepEqual(r.violations, [], formatReport(r));
+
+test('a full call: signed webhook and upgrade, paced caller audio, a reply heard at playback speed with its mark echoed on time', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'callsim-'));
+  const wavPath = join(dir, 'heard.wav');
+  // The bridge answers the caller's 300 ms of speech with 1 s of tone sent at once, then a mark.
+  bridge.behaviour = (side, msg) => {
+    if (msg.event === 'media' && (msg as never as { media: { timestamp: string } }).media.timestamp === '300') {
+      side.media(tone(1000));
+      side.mark('reply-1');
+    }
+  };
+  const r = await runSimulatedCall({
+    ...base,
+    from: '+15550001111',
+    script: [{ say: tone(300, 6000, 300) }, { waitFor: 'assistantDone', idleMs: 100, timeoutMs: 3000 }],
+    recordWav: wavPath,
+  });
+  noViolations(r);
+  const side = bridge.streams.at(-1)!;
+  assert.deepEqual(bridge.checks.slice(-2), [
+    { kind: 'webhook', valid: true },
+    { kind: 'upgrade', valid: true },
+  ]);
+  assert.equal(side.headers['user-agent'], 'Twilio.TmeWs/1.0');
+  assert.equal(r.upgradeStatus, 101);
+  assert.deepEqual(r.parameters, { greeting: 'Tom & "Jerry" <3', plain: 'x' });
+
+  // Twilio's opening: connected, then start with the TwiML parameters.
+  assert.deepEqual(side.received[0], { event: 'connected', protocol: 'Call', version: '1.0.0' });
+  const start = side.received[1] as never as { sequenceNumber: string; streamSid: string; start: Record<string, unknown> };
+  assert.equal(start.sequenceNumber, '1');
+  assert.match(start.streamSid, /^MZ[0-9a-f]{32}$/);
+  assert.deepEqual(start.start, {
+    accountSid: ACCOUNT_SID,
+    streamSid: start.streamSid,
+    callSid: r.callSid,
+    tracks: ['inbound'],
+    mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+    customParameters: { greeting: 'Tom & "Jerry" <3', plain: 'x' },
+  });
+
+  // One sequence across every message after connected (media, mark echo, stop).
+  assert.deepEqual(
+    side.received.slice(1).map((m) => m.sequenceNumber),
+    side.received.slice(1).map((_, i) => String(i + 1)),
+  );
+  // Media: 160-byte frames, chunk from 1 upward, 20 ms timestamps without gaps.
+  const media = inboundMedia(side);
+  assert.equal(media.length, r.framesSent);
+  media.forEach((m, i) => {
+    assert.equal(m.media.chunk, String(i + 1));
+    assert.equal(m.media.timestamp, String(i * 20));
+    assert.equal(m.media.track, 'inbound');
+    assert.equal(Buffer.from(m.media.payload, 'base64').length, 160);
+  });
+
+  // The mark is echoed after the 1 s reply has played, not when it arrived.
+  const mark = r.marks[0]!;
+  assert.equal(r.marks.length, 1);
+  assert.ok(mark.ackedAtMs !== undefined);
+  const waited = mark.ackedAtMs - mark.receivedAtMs;
+  assert.ok(waited >= 990 && waited < 1100, `mark echoed ${waited} ms after receipt`);
+  const echo = side.received.find((m) => m.event === 'mark') as never as { mark: { name: string }; streamSid: string; sequenceNumber: string };
+  assert.deepEqual(echo.mark, { name: 'reply-1' });
+  assert.equal(echo.streamSid, side.streamSid);
+  assert.equal(r.marksAcked, 1);
+  assert.ok(r.maxLeadMs >= 990 && r.maxLeadMs <= 1000, `lead ${r.maxLeadMs}`);
+  assert.equal(r.audioReceivedMs, 1000);
+
+  // The reply answers the speech; latency is the loopback round trip plus a tick.
+  assert.equal(r.turns.length, 1);
+  assert.ok(r.latenciesMs[0]! >= 0 && r.latenciesMs[0]! < 150, `latency ${r.latenciesMs[0]}`);
+
+  // Heard timeline: silence, then the tone from the span start, for 1 s.
+  const span = r.playback[0]!;
+  const startSample = span.startMs * 8;
+  assert.equal(r.playback.length, 1);
+  assert.equal(span.endMs - span.startMs, 1000);
+  assert.ok(r.heard.subarray(0, startSample).every((v) => v === 0));
+  const peak = r.heard.subarray(startSample, startSample + 8000).reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+  assert.ok(peak > 7000, `peak ${peak}`);
+  assert.equal(readWav(wavPath).samples.length, r.heard.length);
+
+  // Hang-up: stop is the last message, and the simulator closed first.
+  const stop = side.received.at(-1) as never as { event: string; stop: unknown };
+  assert.equal(stop.event, 'stop');
+  assert.deepEqual(stop.stop, { accountSid: ACCOUNT_SID, callSid: r.callSid });
+  assert.equal(r.closedBy, 'simulator');
+  assert.equal(r.closeCode, 1000);
+  assert.equal(r.endReason, 'script finished');
+});
