@@ -3,7 +3,7 @@
 // Tests call buildApp without opening a port, or listen on loopback where a
 // real socket is the point.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import type { Config } from './config/config.js';
@@ -33,9 +33,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: { level: config.logLevel } }),
     // Request lines would carry stream tickets in their URLs; the routes log what matters themselves.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     trustProxy: true,
+    // Stream tickets (with trace context) are longer than the router's default 100-character parameter limit.
+    routerOptions: { maxParamLength: 512 },
   });
   const verifier = new TwilioSignatureVerifier(config.twilio.authToken, config.publicUrl);
   const tickets = new StreamTicketIssuer(config.twilio.authToken, config.ticketTtlSeconds * 1000, deps.ticketLedger);

@@ -1,0 +1,224 @@
+// Every bad input named by the issue, through real sockets on loopback: each
+// gets a defined answer, the process never crashes, and other calls go on.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import twilio from 'twilio';
+import type WebSocket from 'ws';
+import type { UpstreamConnector } from '../src/upstream/connect.js';
+import {
+  AUTH_TOKEN,
+  PUBLIC_URL,
+  callSid,
+  closed,
+  eventually,
+  mediaMessage,
+  openStream,
+  postWebhook,
+  startBridge,
+  startMessage,
+  stopMessage,
+  webhookFields,
+  type RunningBridge,
+} from './support/bridge-harness.js';
+
+// These tests are about the Twilio side, so the AI session is held pending:
+// caller audio waits in its bounded buffer and nothing else happens upstream.
+const pendingUpstream: UpstreamConnector = () => new Promise(() => {});
+
+let bridge: RunningBridge;
+let clock = Date.now();
+before(async () => {
+  bridge = await startBridge({ TWILIO_MAX_MESSAGE_BYTES: '8192' }, { connectUpstream: pendingUpstream, now: () => clock, startTimeoutMs: 300 });
+});
+after(() => bridge.close());
+
+async function ticketUrl(sid = callSid()): Promise<{ sid: string; url: string }> {
+  const res = await postWebhook(bridge.url, webhookFields(sid));
+  assert.equal(res.status, 200);
+  return { sid, url: res.streamUrl! };
+}
+
+async function openCall(): Promise<{ sid: string; ws: WebSocket }> {
+  const { sid, url } = await ticketUrl();
+  const opened = await openStream(bridge.url, url);
+  assert.ok('ws' in opened, 'upgrade accepted');
+  return { sid, ws: opened.ws };
+}
+
+test('webhook: a valid signature gets TwiML connecting a wss stream with parameters', async () => {
+  const sid = callSid();
+  const res = await postWebhook(bridge.url, webhookFields(sid));
+  assert.equal(res.status, 200);
+  assert.match(res.body, /^<\?xml.*<Response><Connect><Stream url="wss:\/\/voice\.example\.com\/twilio\/stream\/[A-Za-z0-9_.-]+">/);
+  assert.ok(res.body.includes(`<Parameter name="callSid" value="${sid}"/>`));
+  assert.ok(!new URL(res.streamUrl!).search, 'no query string on the stream URL');
+});
+
+test('webhook: missing or invalid signature gets 403 and no TwiML', async () => {
+  const fields = webhookFields(callSid());
+  for (const signature of [null, 'bm90IGEgc2lnbmF0dXJl', twilio.getExpectedTwilioSignature(AUTH_TOKEN, 'https://evil.example.com/twilio/voice', fields)]) {
+    const res = await postWebhook(bridge.url, fields, signature);
+    assert.equal(res.status, 403);
+    assert.ok(!res.body.includes('<Response>'));
+  }
+  // A field changed after signing invalidates the signature.
+  const signed = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, fields);
+  assert.equal((await postWebhook(bridge.url, { ...fields, From: '+15550000000' }, signed)).status, 403);
+});
+
+test('webhook: forwarded headers cannot change the URL that is checked', async () => {
+  const fields = webhookFields(callSid());
+  const forged = twilio.getExpectedTwilioSignature(AUTH_TOKEN, 'https://attacker.example/twilio/voice', fields);
+  const res = await fetch(`${bridge.url}/twilio/voice`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': forged, 'x-forwarded-host': 'attacker.example', 'x-forwarded-proto': 'https' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  assert.equal(res.status, 403);
+});
+
+test('upgrade: missing signature gets 401, invalid gets 403, and no socket is held', async () => {
+  const { url } = await ticketUrl();
+  assert.deepEqual(await openStream(bridge.url, url, null), { status: 401 });
+  assert.deepEqual(await openStream(bridge.url, url, 'bm9wZQ=='), { status: 403 });
+  assert.deepEqual(await openStream(bridge.url, url, twilio.getExpectedTwilioSignature(AUTH_TOKEN, url.replace('wss:', 'https:'), {})), { status: 403 });
+  // The failed attempts did not spend the ticket: the real Twilio still gets in.
+  const ok = await openStream(bridge.url, url);
+  assert.ok('ws' in ok);
+  ok.ws.close();
+  assert.equal(bridge.app.websocketServer.clients.size <= 1, true);
+});
+
+test('upgrade: the signature over the URL with a trailing slash is accepted', async () => {
+  const { url } = await ticketUrl();
+  const opened = await openStream(bridge.url, url, twilio.getExpectedTwilioSignature(AUTH_TOKEN, url + '/', {}));
+  assert.ok('ws' in opened);
+  opened.ws.close();
+});
+
+test('upgrade: a reused, expired, forged or unknown ticket gets 403', async () => {
+  const { url } = await ticketUrl();
+  const first = await openStream(bridge.url, url);
+  assert.ok('ws' in first);
+  first.ws.close();
+  assert.deepEqual(await openStream(bridge.url, url), { status: 403 }, 'replay of a used ticket');
+
+  const { url: stale } = await ticketUrl();
+  clock += 61_000;
+  try {
+    assert.deepEqual(await openStream(bridge.url, stale), { status: 403 }, 'expired ticket');
+  } finally {
+    clock -= 61_000;
+  }
+  assert.deepEqual(await openStream(bridge.url, `${PUBLIC_URL.replace('https', 'wss')}/twilio/stream/made-up-ticket`), { status: 403 });
+  const tampered = url.slice(0, -3) + (url.endsWith('AAA') ? 'BBB' : 'AAA');
+  assert.deepEqual(await openStream(bridge.url, tampered), { status: 403 });
+});
+
+test('upgrade: a plain GET to the stream path gets 426 and spends nothing', async () => {
+  const { url } = await ticketUrl();
+  const res = await fetch(bridge.url + new URL(url).pathname);
+  assert.equal(res.status, 426);
+});
+
+test('start with a CallSid other than the ticket closes 1008', async () => {
+  const { ws } = await openCall();
+  const done = closed(ws);
+  ws.send(startMessage(callSid()));
+  const { code, reason } = await done;
+  assert.equal(code, 1008);
+  assert.match(reason, /callSid/);
+});
+
+test('start that never arrives closes 1008 after the deadline', async () => {
+  const { ws } = await openCall();
+  const { code, reason } = await closed(ws);
+  assert.equal(code, 1008);
+  assert.match(reason, /no start/);
+});
+
+test('start with a media format other than mulaw/8000/1 closes 1008', async () => {
+  const { sid, ws } = await openCall();
+  const done = closed(ws);
+  ws.send(startMessage(sid, { mediaFormat: { encoding: 'audio/x-l16', sampleRate: 16000, channels: 1 } }));
+  assert.equal((await done).code, 1008);
+});
+
+test('media before start closes 1008', async () => {
+  const { ws } = await openCall();
+  const done = closed(ws);
+  ws.send(mediaMessage(0));
+  const { code, reason } = await done;
+  assert.equal(code, 1008);
+  assert.match(reason, /before start/);
+});
+
+test('a second start closes 1008', async () => {
+  const { sid, ws } = await openCall();
+  const done = closed(ws);
+  ws.send(startMessage(sid));
+  ws.send(startMessage(sid));
+  const { code, reason } = await done;
+  assert.equal(code, 1008);
+  assert.match(reason, /second start/);
+});
+
+test('a binary frame closes 1003', async () => {
+  const { sid, ws } = await openCall();
+  const done = closed(ws);
+  ws.send(startMessage(sid));
+  ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  assert.equal((await done).code, 1003);
+});
+
+test('an oversized message closes 1009 (max payload)', async () => {
+  const { sid, ws } = await openCall();
+  const done = closed(ws);
+  ws.send(startMessage(sid));
+  ws.send(mediaMessage(0, Buffer.alloc(12_000, 0xff).toString('base64')));
+  assert.equal((await done).code, 1009);
+});
+
+test('malformed JSON, unknown events and invalid base64 are ignored; the call goes on and stops cleanly', async () => {
+  const { sid, ws } = await openCall();
+  const done = closed(ws);
+  ws.send(startMessage(sid));
+  ws.send('{not json');
+  ws.send(JSON.stringify({ event: 'party', streamSid: 'MZ' + 'ab'.repeat(16) }));
+  ws.send(mediaMessage(0, '!!!not-base64!!!'));
+  ws.send(JSON.stringify([1, 2, 3]));
+  ws.send(mediaMessage(1));
+  ws.send(stopMessage(sid));
+  const { code } = await done;
+  assert.equal(code, 1000, 'ended by stop, not by the garbage');
+  const summary = bridge.logs.find((l) => (l.summary as { callSid?: string } | undefined)?.callSid === sid)?.summary as
+    | { ignoredMessages: number; framesIn: number }
+    | undefined;
+  assert.ok(summary);
+  assert.equal(summary.ignoredMessages, 4);
+  assert.equal(summary.framesIn, 1);
+});
+
+test('bad calls never disturb a healthy call running beside them', async () => {
+  const good = await openCall();
+  const goodClosed = closed(good.ws);
+  let goodClosedEarly = false;
+  void goodClosed.then(() => (goodClosedEarly = true));
+  good.ws.send(startMessage(good.sid));
+  // Twenty abusive calls at once.
+  const abusers = await Promise.all(Array.from({ length: 20 }, () => openCall()));
+  for (const [i, a] of abusers.entries()) {
+    if (i % 4 === 0) a.ws.send(Buffer.from([0xde, 0xad]), { binary: true });
+    else if (i % 4 === 1) a.ws.send(mediaMessage(0));
+    else if (i % 4 === 2) a.ws.send(startMessage(callSid()));
+    else a.ws.send('x'.repeat(9000));
+  }
+  await Promise.all(abusers.map((a) => (a.ws.readyState === a.ws.CLOSED ? undefined : closed(a.ws))));
+  for (let i = 0; i < 10; i++) good.ws.send(mediaMessage(i));
+  assert.equal(goodClosedEarly, false);
+  good.ws.send(stopMessage(good.sid));
+  assert.equal((await goodClosed).code, 1000);
+  await eventually(() => bridge.calls.size === 0, 2000, 'all calls to end');
+  const res = await fetch(`${bridge.url}/healthz`);
+  assert.equal(res.status, 200);
+});
