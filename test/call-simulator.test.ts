@@ -229,3 +229,137 @@ test('a full call: signed webhook and upgrade, paced caller audio, a reply heard
   assert.equal(r.closeCode, 1000);
   assert.equal(r.endReason, 'script finished');
 });
+
+test('barge-in: the caller talks over the reply, the bridge clears, queued audio is dropped and pending marks come back at once', async () => {
+  // The bridge greets with 1.5 s of audio and two marks sent at once; on the
+  // first non-silent caller frame it sends clear.
+  let cleared = false;
+  bridge.behaviour = (side, msg) => {
+    if (msg.event === 'start') {
+      side.media(tone(1000));
+      side.mark('a');
+      side.media(tone(500));
+      side.mark('b');
+    }
+    const payload = (msg as never as { media?: { payload: string } }).media?.payload;
+    if (!cleared && payload !== undefined && Buffer.from(payload, 'base64').some((b) => b !== 0xff)) {
+      cleared = true;
+      side.clear();
+    }
+  };
+  const r = await runSimulatedCall({ ...base, script: [{ bargeIn: 300, say: tone(200, 6000, 300) }, { silenceMs: 100 }] });
+  noViolations(r);
+  const seg = r.speech[0]!;
+  assert.equal(seg.bargeIn, true);
+  // Barge-in starts once 300 ms of the reply were heard (decided on the 20 ms frame grid).
+  const heardBefore = seg.startMs - r.playback[0]!.startMs;
+  assert.ok(heardBefore >= 280 && heardBefore <= 340, `barged in after ${heardBefore} ms of reply`);
+
+  assert.equal(r.clears.length, 1);
+  const clear = r.clears[0]!;
+  assert.ok(clear.atMs > seg.startMs && clear.atMs < seg.startMs + 150, `clear at ${clear.atMs}, speech at ${seg.startMs}`);
+  assert.equal(clear.marksFlushed, 2);
+  assert.ok(Math.abs(clear.discardedMs - (1500 - clear.atMs + r.playback[0]!.startMs)) <= 0.125);
+  // Both marks echoed the moment the clear arrived, in order, flagged as flushed.
+  assert.deepEqual(
+    r.marks.map((m) => [m.name, m.ackedAtMs, m.viaClear]),
+    [
+      ['a', clear.atMs, true],
+      ['b', clear.atMs, true],
+    ],
+  );
+  const side = bridge.streams.at(-1)!;
+  assert.deepEqual(
+    side.received.filter((m) => m.event === 'mark').map((m) => (m as never as { mark: { name: string } }).mark.name),
+    ['a', 'b'],
+  );
+  // Nothing is heard after the clear.
+  const cut = Math.ceil(clear.atMs * 8);
+  assert.ok(r.heard.subarray(cut).every((v) => v === 0));
+  assert.ok(r.heard.subarray(cut - 80, cut).some((v) => v !== 0));
+  assert.equal(r.playback.length, 1);
+  // Spans sit on the 8 kHz sample grid.
+  assert.ok(Math.abs(r.playback[0]!.endMs - clear.atMs) <= 0.125);
+  assert.equal(r.unplayedAtEndMs, 0);
+});
+
+test('dropped silent frames make the timestamp jump while sequenceNumber and chunk stay contiguous', async () => {
+  bridge.behaviour = () => {};
+  const r = await runSimulatedCall({
+    ...base,
+    dropSilentFrames: true,
+    dropFrames: new Set([12]),
+    script: [{ silenceMs: 100 }, { say: tone(100) }, { silenceMs: 60 }, { say: tone(60) }],
+  });
+  noViolations(r);
+  const media = inboundMedia(bridge.streams.at(-1)!);
+  // Slots 0-4 silent (dropped), 5-9 tone, 10-12 silent, 13-15 tone minus the configured slot 12.
+  assert.deepEqual(
+    media.map((m) => m.media.timestamp),
+    ['100', '120', '140', '160', '180', '260', '280', '300'],
+  );
+  assert.deepEqual(
+    media.map((m) => m.media.chunk),
+    ['1', '2', '3', '4', '5', '6', '7', '8'],
+  );
+  assert.equal(r.framesSent, 8);
+  assert.equal(r.framesDropped, 8);
+});
+
+test('forged signatures: the webhook gets 403 and the upgrade is refused with its status', async () => {
+  const params = voiceWebhookParams({ callSid: 'CA' + 'f'.repeat(32), accountSid: ACCOUNT_SID });
+  const forged = await postVoiceWebhook({ bridgeUrl: bridge.url, publicUrl: PUBLIC_URL, authToken: 'wrong-token', params });
+  assert.equal(forged.status, 403);
+  assert.equal(forged.stream, undefined);
+  // Signed for the loopback URL instead of the public one: also refused.
+  const wrongUrl = await postVoiceWebhook({ bridgeUrl: bridge.url, publicUrl: bridge.url, authToken: AUTH_TOKEN, params });
+  assert.equal(wrongUrl.status, 403);
+
+  const ok = await postVoiceWebhook({ bridgeUrl: bridge.url, publicUrl: PUBLIC_URL, authToken: AUTH_TOKEN, params });
+  assert.equal(ok.status, 200);
+  assert.ok(ok.stream);
+  const refused = await openStream({ bridgeUrl: bridge.url, streamUrl: ok.stream.url, authToken: 'wrong-token' });
+  assert.equal(refused.upgradeStatus, 403);
+  assert.equal(refused.ws, undefined);
+  const unsigned = await openStream({ bridgeUrl: bridge.url, streamUrl: ok.stream.url, authToken: AUTH_TOKEN, signature: null });
+  assert.equal(unsigned.upgradeStatus, 403);
+  const opened = await openStream({ bridgeUrl: bridge.url, streamUrl: ok.stream.url, authToken: AUTH_TOKEN });
+  assert.equal(opened.upgradeStatus, 101);
+  opened.ws!.close();
+});
+
+test('garbage from the bridge is recorded as protocol violations, and valid messages still play', async () => {
+  bridge.behaviour = (side, msg) => {
+    if (msg.event !== 'start') return;
+    side.send('this is not json');
+    side.send('[1,2]');
+    side.send({ event: 'play', streamSid: side.streamSid });
+    side.send({ event: 'media', streamSid: 'MZ' + '0'.repeat(32), media: { payload: b64(tone(20)) } });
+    side.send({ event: 'media', streamSid: side.streamSid, media: { payload: 'not base64!' } });
+    side.send({ event: 'media', streamSid: side.streamSid, media: {} });
+    side.send({ event: 'mark', streamSid: side.streamSid, mark: { name: 7 } });
+    side.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    side.media(tone(100));
+  };
+  const r = await runSimulatedCall({ ...base, script: [{ silenceMs: 200 }] });
+  assert.deepEqual(
+    r.violations.map((v) => v.kind),
+    ['bad-json', 'not-an-object', 'unknown-event', 'wrong-stream-sid', 'bad-media', 'bad-media', 'bad-mark', 'binary-frame'],
+  );
+  assert.equal(r.violations[0]!.raw, 'this is not json');
+  assert.equal(r.audioReceivedMs, 100);
+  assert.equal(r.media.length, 1);
+});
+
+test('the bridge closing first ends the call and is reported as such', async () => {
+  bridge.behaviour = (side, msg) => {
+    if (msg.event === 'media' && (msg as never as { media: { chunk: string } }).media.chunk === '3') side.ws.close(1000, 'goodbye');
+  };
+  const r = await runSimulatedCall({ ...base, script: [{ silenceMs: 2000 }] });
+  noViolations(r);
+  assert.equal(r.closedBy, 'bridge');
+  assert.equal(r.closeCode, 1000);
+  assert.equal(r.closeReason, 'goodbye');
+  assert.ok(r.durationMs < 500, `duration ${r.durationMs}`);
+  assert.equal(bridge.streams.at(-1)!.received.some((m) => m.event === 'stop'), false);
+});
