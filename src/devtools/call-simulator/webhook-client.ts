@@ -80,12 +80,20 @@ export async function postVoiceWebhook(opts: PostVoiceWebhookOptions): Promise<V
     ...(signature !== undefined ? { 'x-twilio-signature': signature } : {}),
     ...opts.headers,
   };
-  const res = await fetch(joinUrl(opts.bridgeUrl, path), {
-    method: 'POST',
-    headers,
-    body: opts.rawBody ?? new URLSearchParams(opts.params as Record<string, string>).toString(),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-  });
+  const target = joinUrl(opts.bridgeUrl, path);
+  let res: Response;
+  try {
+    res = await fetch(target, {
+      method: 'POST',
+      headers,
+      body: opts.rawBody ?? new URLSearchParams(opts.params as Record<string, string>).toString(),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    });
+  } catch (err) {
+    // fetch says only "fetch failed"; the cause (ECONNREFUSED, timeout) is what a person needs.
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    throw new Error(`voice webhook POST ${target} failed: ${cause}`, { cause: err });
+  }
   const body = await res.text();
   const result: VoiceWebhookResult = {
     status: res.status,
