@@ -1,0 +1,185 @@
+// BridgeMetrics against a real SDK MeterProvider with an in-memory reader:
+// names, units, attributes, buckets, and the allocation-free hot path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MeterProvider, MetricReader, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { BridgeMetrics, METRIC, BUCKETS } from '../src/telemetry/metrics.js';
+
+class MemoryReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+async function setup(): Promise<{ bridge: BridgeMetrics; collect: () => Promise<Map<string, MetricData>>; done: () => Promise<void> }> {
+  const reader = new MemoryReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  const bridge = new BridgeMetrics(provider.getMeter('test'));
+  return {
+    bridge,
+    collect: async () => {
+      const { resourceMetrics, errors } = await reader.collect();
+      assert.deepEqual(errors, []);
+      const out = new Map<string, MetricData>();
+      for (const scope of resourceMetrics.scopeMetrics) for (const m of scope.metrics) out.set(m.descriptor.name, m);
+      return out;
+    },
+    done: async () => {
+      bridge.close();
+      await provider.shutdown();
+    },
+  };
+}
+
+function points(m: MetricData | undefined): Array<{ attributes: Record<string, unknown>; value: unknown }> {
+  assert.ok(m, 'metric missing');
+  return m.dataPoints.map((p) => ({ attributes: { ...p.attributes }, value: p.value }));
+}
+
+test('call lifecycle: active calls up/down, ended calls by outcome', async () => {
+  const { bridge, collect, done } = await setup();
+  bridge.callStarted();
+  bridge.callStarted();
+  bridge.callEnded('completed');
+  bridge.callStarted();
+  bridge.callEnded('upstream_failed');
+  bridge.callEnded('completed');
+  bridge.callStarted();
+  const m = await collect();
+  assert.deepEqual(points(m.get(METRIC.callsActive)), [{ attributes: {}, value: 1 }]);
+  assert.equal(m.get(METRIC.callsActive)?.descriptor.unit, '{call}');
+  const ended = points(m.get(METRIC.callsEnded));
+  assert.deepEqual(
+    ended.sort((a, b) => String(a.attributes['bridge.call.outcome']).localeCompare(String(b.attributes['bridge.call.outcome']))),
+    [
+      { attributes: { 'bridge.call.outcome': 'completed' }, value: 2 },
+      { attributes: { 'bridge.call.outcome': 'upstream_failed' }, value: 1 },
+    ],
+  );
+  await done();
+});
+
+test('histograms use their documented units and explicit buckets', async () => {
+  const { bridge, collect, done } = await setup();
+  bridge.turnLatency(450);
+  bridge.turnLatency(1800);
+  bridge.transcode('in', 40);
+  bridge.transcode('out', 300);
+  bridge.transcode('out', 12);
+  bridge.outboundLead(140);
+  const m = await collect();
+
+  const latency = m.get(METRIC.turnLatency);
+  assert.equal(latency?.descriptor.unit, 'ms');
+  assert.equal(latency?.dataPointType, DataPointType.HISTOGRAM);
+  const lp = latency?.dataPoints[0]?.value as { count: number; sum: number; buckets: { boundaries: number[]; counts: number[] } };
+  assert.equal(lp.count, 2);
+  assert.equal(lp.sum, 2250);
+  assert.deepEqual(lp.buckets.boundaries, [...BUCKETS.turnLatencyMs]);
+  // 450 lands in (400, 500], 1800 in (1500, 2000].
+  assert.equal(lp.buckets.counts[BUCKETS.turnLatencyMs.indexOf(500)], 1);
+  assert.equal(lp.buckets.counts[BUCKETS.turnLatencyMs.indexOf(2000)], 1);
+
+  const transcode = m.get(METRIC.transcodeDuration);
+  assert.equal(transcode?.descriptor.unit, 'us');
+  const byDir = new Map(transcode?.dataPoints.map((p) => [p.attributes['bridge.frame.direction'], (p.value as { count: number }).count]));
+  assert.deepEqual(Object.fromEntries(byDir), { in: 1, out: 2 });
+
+  const lead = m.get(METRIC.outboundLead);
+  assert.equal(lead?.descriptor.unit, 'ms');
+  assert.deepEqual((lead?.dataPoints[0]?.value as { buckets: { boundaries: number[] } }).buckets.boundaries, [...BUCKETS.outboundLeadMs]);
+  await done();
+});
+
+test('frame counters are cumulative, observed at collection time, by direction and drop reason', async () => {
+  const { bridge, collect, done } = await setup();
+  for (let i = 0; i < 50; i++) bridge.framesInbound();
+  bridge.framesOutbound(30);
+  bridge.framesGapFilled(4);
+  bridge.framesDropped('backpressure', 2);
+  bridge.framesDropped('malformed');
+  let m = await collect();
+  const relayed = Object.fromEntries(points(m.get(METRIC.framesRelayed)).map((p) => [p.attributes['bridge.frame.direction'], p.value]));
+  assert.deepEqual(relayed, { in: 50, out: 30 });
+  assert.deepEqual(points(m.get(METRIC.framesGapFilled)), [{ attributes: {}, value: 4 }]);
+  const dropped = Object.fromEntries(points(m.get(METRIC.framesDropped)).map((p) => [p.attributes['bridge.frame.drop_reason'], p.value]));
+  assert.deepEqual(dropped, { backpressure: 2, malformed: 1 });
+
+  bridge.framesInbound(10);
+  m = await collect();
+  const again = Object.fromEntries(points(m.get(METRIC.framesRelayed)).map((p) => [p.attributes['bridge.frame.direction'], p.value]));
+  assert.deepEqual(again, { in: 60, out: 30 });
+  await done();
+});
+
+test('upstream connects, reconnects, rollovers and auth failures carry their attributes', async () => {
+  const { bridge, collect, done } = await setup();
+  bridge.upstreamConnect('ok');
+  bridge.upstreamConnect('closed');
+  bridge.upstreamConnect('ok');
+  bridge.reconnect('ok');
+  bridge.rollover('ok');
+  bridge.authFailure('stream', 'bad_signature');
+  bridge.authFailure('stream', 'bad_signature');
+  bridge.authFailure('webhook', 'missing_signature');
+  const m = await collect();
+  const connects = Object.fromEntries(points(m.get(METRIC.upstreamConnects)).map((p) => [p.attributes['bridge.upstream.outcome'], p.value]));
+  assert.deepEqual(connects, { ok: 2, closed: 1 });
+  assert.deepEqual(points(m.get(METRIC.upstreamReconnects)), [{ attributes: { 'bridge.outcome': 'ok' }, value: 1 }]);
+  assert.deepEqual(points(m.get(METRIC.upstreamRollovers)), [{ attributes: { 'bridge.outcome': 'ok' }, value: 1 }]);
+  const auth = points(m.get(METRIC.authFailures)).map((p) => `${p.attributes['bridge.auth.surface']}/${p.attributes['bridge.auth.reason']}=${p.value}`).sort();
+  assert.deepEqual(auth, ['stream/bad_signature=2', 'webhook/missing_signature=1']);
+  await done();
+});
+
+test('event-loop delay: the monitor starts on first collection and reports seconds afterwards', async () => {
+  const { collect, done } = await setup();
+  let m = await collect();
+  assert.equal(m.get(METRIC.eventLoopDelayP99)?.dataPoints.length ?? 0, 0, 'nothing before the monitor has run');
+  // Block the loop briefly so the monitor has samples (real time is the point here).
+  await new Promise((r) => setTimeout(r, 60));
+  const until = Date.now() + 30;
+  while (Date.now() < until) {
+    /* busy */
+  }
+  await new Promise((r) => setTimeout(r, 30));
+  m = await collect();
+  const max = m.get(METRIC.eventLoopDelayMax)?.dataPoints[0]?.value as number;
+  assert.equal(m.get(METRIC.eventLoopDelayMax)?.descriptor.unit, 's');
+  assert.ok(max > 0.02 && max < 5, `max delay ${max}s should reflect the ~30 ms block`);
+  assert.ok((m.get(METRIC.eventLoopDelayP50)?.dataPoints[0]?.value as number) > 0);
+  await done();
+});
+
+test('with no MeterProvider registered, every method is a cheap no-op', () => {
+  const bridge = new BridgeMetrics();
+  bridge.callStarted();
+  bridge.transcode('in', 10);
+  bridge.framesInbound();
+  bridge.authFailure('stream', 'ticket_expired');
+  bridge.callEnded('completed');
+  bridge.close();
+});
+
+test('hot path allocates no attribute objects per frame', async () => {
+  const { bridge, done } = await setup();
+  // The same frozen attribute object must be reused: record twice and compare identity via a spy meter.
+  const seen: unknown[] = [];
+  const spyMeter = {
+    createUpDownCounter: () => ({ add: () => {} }),
+    createCounter: () => ({ add: () => {} }),
+    createHistogram: () => ({ record: (_v: number, a: unknown) => seen.push(a) }),
+    createObservableCounter: () => ({}),
+    createObservableGauge: () => ({}),
+    addBatchObservableCallback: () => {},
+    removeBatchObservableCallback: () => {},
+  } as unknown as import('@opentelemetry/api').Meter;
+  const spied = new BridgeMetrics(spyMeter);
+  spied.transcode('in', 1);
+  spied.transcode('in', 2);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0], seen[1]);
+  assert.ok(Object.isFrozen(seen[0]));
+  spied.close();
+  bridge.close();
+  await done();
+});
