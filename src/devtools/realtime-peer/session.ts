@@ -1,0 +1,493 @@
+// Owns the protocol state machine of one accepted realtime socket: the
+// session configuration, the input audio buffer and VAD turns, the
+// conversation, and at most one active response. It turns checked client
+// events into server events. It never touches the socket directly (a
+// Transport writes and closes) and never throws on client input: anything
+// wrong becomes an `error` event and the session stays open.
+
+import { randomBytes } from 'node:crypto';
+import { bytesPerSample, decodeAudio, durationMs, sampleRateOf } from './audio-format.js';
+import { parseClientEvent, type ClientEvent, type ClientItem, type ProtocolError, type ResponseParams } from './client-events.js';
+import { Conversation, snapshotItem, type ConversationItem } from './conversation.js';
+import type { Emit, SessionRecord } from './recording.js';
+import { ResponseStream, type Pacing } from './response-stream.js';
+import { type PeerReply, type ReplyAudioLibrary, type ReplyScript, type TranscriptScript } from './reply.js';
+import { applySessionUpdate, sessionToWire, type SessionConfig } from './session-config.js';
+import { EnergyVad, type VadParams } from './vad.js';
+
+export interface Transport {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** Peer-wide VAD knobs that are not part of the protocol. */
+export interface VadTuning {
+  /** Above-threshold audio needed before speech_started (ms). */
+  readonly minSpeechMs: number;
+  /** When set, replaces every session's silence_duration_ms (tests use a short one whatever the client asks). */
+  readonly silenceDurationMsOverride?: number;
+}
+
+/** Sources of scripted content, shared by every session of a peer. */
+export interface ReplySource {
+  readonly audio: ReplyAudioLibrary;
+  /** Next queued reply (peer.queueReply), if any; consumed. */
+  takeQueuedReply(): PeerReply | undefined;
+  /** Next queued user transcript (peer.queueTranscript), if any; consumed. */
+  takeQueuedTranscript(): string | undefined;
+  readonly script?: ReplyScript;
+  readonly transcriptScript?: TranscriptScript;
+  readonly defaultUserTranscript: string;
+  readonly defaultReplyTranscript: string;
+}
+
+export interface SessionDeps {
+  readonly record: SessionRecord;
+  readonly config: SessionConfig;
+  /** Unix seconds reported as the session's expires_at. */
+  readonly expiresAt: number;
+  readonly transport: Transport;
+  readonly emit: Emit;
+  readonly replies: ReplySource;
+  readonly pacing: Pacing;
+  readonly vad: VadTuning;
+  readonly recordAudio: boolean;
+  /** Milliseconds after which the session ends with session_expired. */
+  readonly maxAgeMs: number;
+}
+
+// The service rejects a commit of less than 100 ms of audio.
+const MIN_COMMIT_MS = 100;
+
+type ResponseKind = 'audio' | 'text' | 'function_call';
+
+interface ActiveResponse {
+  readonly id: string;
+  readonly trigger: 'turn' | 'response.create';
+  readonly kind: ResponseKind;
+  readonly item: ConversationItem;
+  readonly inConversation: boolean;
+  readonly params: ResponseParams;
+  stream: ResponseStream | null;
+  timer: NodeJS.Timeout | null;
+  transcript: string;
+  sentBytes: number;
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
+}
+
+export class RealtimeSession {
+  private config: SessionConfig;
+  private readonly conversation = new Conversation();
+  private readonly vad: EnergyVad;
+  private eventCounter = 0;
+  private readonly eventPrefix = randomBytes(4).toString('hex');
+  /** Item id of the user turn the VAD is in, from speech_started to speech_stopped. */
+  private speechItemId: string | null = null;
+  /** Milliseconds of input appended since the last commit/clear. */
+  private bufferedMs = 0;
+  private active: ActiveResponse | null = null;
+  private responsesStarted = 0;
+  private turnsCommitted = 0;
+  private audioProduced = false;
+  private ended = false;
+  private readonly expiryTimer: NodeJS.Timeout;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.config = deps.config;
+    this.vad = new EnergyVad(this.vadParams(), sampleRateOf(this.config.inputFormat));
+    deps.record.conversationSource = () => this.conversation.items;
+    deps.record.configSource = () => this.config;
+    this.expiryTimer = setTimeout(() => this.expire(), deps.maxAgeMs);
+    // A peer must never hold the process open on its own.
+    this.expiryTimer.unref();
+  }
+
+  start(): void {
+    this.send({ type: 'session.created', session: sessionToWire(this.deps.record.id, this.config, this.deps.expiresAt) });
+  }
+
+  /** Stops timers and output; called once the socket is gone. */
+  dispose(): void {
+    this.ended = true;
+    clearTimeout(this.expiryTimer);
+    if (this.active !== null) {
+      this.active.stream?.stop();
+      if (this.active.timer !== null) clearTimeout(this.active.timer);
+      this.active = null;
+    }
+  }
+
+  /** The 60-minute cap (or the configured one): error session_expired, then close 1001. */
+  expire(): void {
+    if (this.ended) return;
+    this.sendError({ type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.', param: null, event_id: null });
+    this.dispose();
+    this.deps.transport.close(1001, 'session_expired');
+  }
+
+  /** The service speaks JSON text frames only; a binary frame is an error, not a crash. */
+  handleBinary(byteLength: number): void {
+    if (this.ended) return;
+    const error: ProtocolError = { type: 'invalid_request_error', code: 'invalid_event', message: `Binary frames are not supported (got ${byteLength} bytes); send JSON text frames.`, param: null, event_id: null };
+    const entry = { at: performance.now(), type: null, error };
+    this.deps.record.received.push(entry);
+    this.deps.emit('clientEvent', this.deps.record, entry);
+    this.sendError(error);
+  }
+
+  handleText(text: string): void {
+    if (this.ended) return;
+    const at = performance.now();
+    const parsed = parseClientEvent(text);
+    const rec = this.deps.record;
+    if (!parsed.ok) {
+      const entry = { at, type: parsed.eventType, error: parsed.error };
+      rec.received.push(entry);
+      this.deps.emit('clientEvent', rec, entry);
+      this.sendError(parsed.error);
+      return;
+    }
+    let event = parsed.event;
+    let audioBytes: number | undefined;
+    if (event.type === 'input_audio_buffer.append') {
+      audioBytes = event.audio.length;
+      if (!this.deps.recordAudio) event = { ...event, audio: Buffer.alloc(0) };
+    }
+    const entry = audioBytes === undefined ? { at, type: event.type, event } : { at, type: event.type, event, audioBytes };
+    rec.received.push(entry);
+    this.deps.emit('clientEvent', rec, entry);
+    this.dispatch(parsed.event);
+  }
+
+  private dispatch(e: ClientEvent): void {
+    switch (e.type) {
+      case 'session.update':
+        return this.onSessionUpdate(e);
+      case 'input_audio_buffer.append':
+        return this.onAppend(e.audio);
+      case 'input_audio_buffer.commit':
+        return this.onCommit(e.event_id);
+      case 'input_audio_buffer.clear':
+        this.bufferedMs = 0;
+        this.vad.resetTurn();
+        this.speechItemId = null;
+        this.send({ type: 'input_audio_buffer.cleared' });
+        return;
+      case 'conversation.item.create':
+        return this.onItemCreate(e.item, e.previous_item_id, e.event_id);
+      case 'conversation.item.truncate':
+        return this.onTruncate(e);
+      case 'conversation.item.delete':
+        if (!this.conversation.delete(e.item_id)) {
+          return this.fail('item_not_found', `Item with id '${e.item_id}' not found.`, 'item_id', e.event_id);
+        }
+        this.send({ type: 'conversation.item.deleted', item_id: e.item_id });
+        return;
+      case 'response.create':
+        if (this.active !== null) {
+          return this.fail('conversation_already_has_active_response', `Conversation already has an active response in progress: ${this.active.id}. Wait until the response is finished before creating a new one.`, null, e.event_id);
+        }
+        return this.startResponse('response.create', e.response);
+      case 'response.cancel':
+        if (this.active === null || (e.response_id !== undefined && e.response_id !== this.active.id)) {
+          return this.fail('response_cancel_not_active', 'Cancellation failed: no active response found.', null, e.event_id);
+        }
+        return this.finishResponse('cancelled', 'client_cancelled');
+    }
+  }
+
+  private vadParams(): VadParams {
+    const t = this.config.turnDetection;
+    return {
+      threshold: t?.threshold ?? 0.5,
+      prefixPaddingMs: t?.prefixPaddingMs ?? 300,
+      silenceDurationMs: this.deps.vad.silenceDurationMsOverride ?? t?.silenceDurationMs ?? 500,
+      minSpeechMs: this.deps.vad.minSpeechMs,
+    };
+  }
+
+  private onSessionUpdate(e: Extract<ClientEvent, { type: 'session.update' }>): void {
+    const result = applySessionUpdate(this.config, e.session, this.audioProduced);
+    if (!result.ok) return this.fail(result.error.code, result.error.message, result.error.param, e.event_id);
+    this.config = result.config;
+    this.vad.configure(this.vadParams(), sampleRateOf(this.config.inputFormat));
+    if (this.config.turnDetection === null && this.speechItemId !== null) {
+      this.vad.resetTurn();
+      this.speechItemId = null;
+    }
+    this.send({ type: 'session.updated', session: sessionToWire(this.deps.record.id, this.config, this.deps.expiresAt) });
+  }
+
+  private onAppend(bytes: Buffer): void {
+    const samples = decodeAudio(bytes, this.config.inputFormat);
+    this.bufferedMs += (samples.length / sampleRateOf(this.config.inputFormat)) * 1000;
+    // Time keeps running for the VAD even with turn detection off, so audio_start_ms stays a session-wide position.
+    const events = this.vad.feed(samples);
+    if (this.config.turnDetection === null) {
+      this.vad.resetTurn();
+      return;
+    }
+    for (const ev of events) {
+      if (this.ended) return;
+      if (ev.type === 'speechStarted') this.onSpeechStarted(ev.audioStartMs);
+      else this.onSpeechStopped(ev.audioEndMs);
+    }
+  }
+
+  private onSpeechStarted(audioStartMs: number): void {
+    const itemId = newId('item');
+    this.speechItemId = itemId;
+    this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(audioStartMs), item_id: itemId });
+    // Barge-in: the service cancels its own response when the caller talks over it.
+    const td = this.config.turnDetection;
+    if (this.active !== null && td !== null && td.interruptResponse) this.finishResponse('cancelled', 'turn_detected');
+    this.deps.emit('speechStarted', this.deps.record, { itemId, audioStartMs: Math.round(audioStartMs) });
+  }
+
+  private onSpeechStopped(audioEndMs: number): void {
+    const itemId = this.speechItemId ?? newId('item');
+    this.speechItemId = null;
+    this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(audioEndMs), item_id: itemId });
+    this.deps.emit('speechStopped', this.deps.record, { itemId, audioEndMs: Math.round(audioEndMs) });
+    if (this.ended) return;
+    this.commitUserTurn(itemId);
+    const td = this.config.turnDetection;
+    if (!this.ended && td !== null && td.createResponse && this.active === null) this.startResponse('turn', {});
+  }
+
+  private onCommit(eventId: string | undefined): void {
+    if (this.bufferedMs < MIN_COMMIT_MS) {
+      return this.fail('input_audio_buffer_commit_empty', `Error committing input audio buffer: buffer too small. Expected at least ${MIN_COMMIT_MS}ms of audio, but buffer only has ${Math.round(this.bufferedMs)}ms of audio.`, null, eventId);
+    }
+    const itemId = this.speechItemId ?? newId('item');
+    this.speechItemId = null;
+    this.vad.resetTurn();
+    this.commitUserTurn(itemId);
+  }
+
+  private commitUserTurn(itemId: string): void {
+    this.bufferedMs = 0;
+    this.turnsCommitted++;
+    const item: ConversationItem = { id: itemId, object: 'realtime.item', type: 'message', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: null }] };
+    const inserted = this.conversation.insert(item);
+    const previous = inserted.ok ? inserted.previousItemId : null;
+    this.send({ type: 'input_audio_buffer.committed', previous_item_id: previous, item_id: itemId });
+    this.send({ type: 'conversation.item.added', previous_item_id: previous, item: snapshotItem(item) });
+    this.send({ type: 'conversation.item.done', previous_item_id: previous, item: snapshotItem(item) });
+    // Transcripts exist only when the session asked for transcription, as on the real service.
+    if (this.config.transcription !== null) {
+      const r = this.deps.replies;
+      const transcript =
+        r.takeQueuedTranscript() ??
+        r.transcriptScript?.({ sessionIndex: this.deps.record.index, turnNumber: this.turnsCommitted }) ??
+        r.defaultUserTranscript;
+      const part = item.content[0];
+      if (part?.type === 'input_audio') part.transcript = transcript;
+      this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript });
+    }
+  }
+
+  private onItemCreate(input: ClientItem, previousItemId: string | null | undefined, eventId: string | undefined): void {
+    const id = input.id ?? newId('item');
+    let item: ConversationItem;
+    switch (input.type) {
+      case 'message':
+        item = { id, object: 'realtime.item', type: 'message', status: 'completed', role: input.role, content: input.content.map((c) => ({ ...c })) };
+        break;
+      case 'function_call':
+        item = { id, object: 'realtime.item', type: 'function_call', status: 'completed', call_id: input.call_id, name: input.name, arguments: input.arguments };
+        break;
+      case 'function_call_output':
+        item = { id, object: 'realtime.item', type: 'function_call_output', status: 'completed', call_id: input.call_id, output: input.output };
+        break;
+    }
+    const inserted = this.conversation.insert(item, previousItemId);
+    if (!inserted.ok) return this.fail(inserted.code, inserted.message, 'previous_item_id', eventId);
+    this.send({ type: 'conversation.item.added', previous_item_id: inserted.previousItemId, item: snapshotItem(item) });
+    this.send({ type: 'conversation.item.done', previous_item_id: inserted.previousItemId, item: snapshotItem(item) });
+  }
+
+  private onTruncate(e: Extract<ClientEvent, { type: 'conversation.item.truncate' }>): void {
+    const item = this.conversation.get(e.item_id);
+    if (item === undefined) return this.fail('item_not_found', `Item with id '${e.item_id}' not found.`, 'item_id', e.event_id);
+    if (item.type !== 'message' || item.role !== 'assistant') {
+      return this.fail('invalid_value', 'Only assistant messages can be truncated.', 'item_id', e.event_id);
+    }
+    const part = item.content[e.content_index];
+    if (part === undefined || part.type !== 'output_audio') {
+      return this.fail('invalid_value', `Content index ${e.content_index} of item '${e.item_id}' holds no audio.`, 'content_index', e.event_id);
+    }
+    const audioMs = Math.floor(this.conversation.audioDurationMs(e.item_id));
+    if (e.audio_end_ms > audioMs) {
+      return this.fail('invalid_value', `Audio content of ${audioMs}ms is already shorter than ${e.audio_end_ms}ms.`, 'audio_end_ms', e.event_id);
+    }
+    this.conversation.truncate(e.item_id, e.audio_end_ms);
+    this.send({ type: 'conversation.item.truncated', item_id: e.item_id, content_index: e.content_index, audio_end_ms: e.audio_end_ms });
+  }
+
+  private chooseReply(trigger: 'turn' | 'response.create'): PeerReply {
+    const r = this.deps.replies;
+    return (
+      r.takeQueuedReply() ??
+      r.script?.({ sessionIndex: this.deps.record.index, responseNumber: this.responsesStarted, trigger, conversation: this.conversation.items }) ?? { type: 'audio' }
+    );
+  }
+
+  private startResponse(trigger: 'turn' | 'response.create', params: ResponseParams): void {
+    this.responsesStarted++;
+    const reply = this.chooseReply(trigger);
+    const modality = params.outputModalities?.[0] ?? this.config.outputModalities[0];
+    const responseId = newId('resp');
+    const itemId = newId('item');
+    const inConversation = params.conversation !== 'none';
+    let item: ConversationItem;
+    let kind: ResponseKind;
+    if (reply.type === 'function_call') {
+      kind = 'function_call';
+      item = { id: itemId, object: 'realtime.item', type: 'function_call', status: 'in_progress', call_id: reply.callId ?? newId('call'), name: reply.name, arguments: '' };
+    } else {
+      kind = modality === 'text' ? 'text' : 'audio';
+      item = { id: itemId, object: 'realtime.item', type: 'message', status: 'in_progress', role: 'assistant', content: [] };
+    }
+    const active: ActiveResponse = { id: responseId, trigger, kind, item, inConversation, params, stream: null, timer: null, transcript: '', sentBytes: 0 };
+    this.active = active;
+    this.send({ type: 'response.created', response: this.responseWire(active, 'in_progress', null) });
+    this.deps.emit('responseCreated', this.deps.record, { responseId, trigger });
+    if (this.active !== active) return;
+
+    let previous: string | null = null;
+    if (inConversation) {
+      const inserted = this.conversation.insert(item);
+      previous = inserted.ok ? inserted.previousItemId : null;
+    }
+    this.send({ type: 'response.output_item.added', response_id: responseId, output_index: 0, item: snapshotItem(item) });
+    if (inConversation) this.send({ type: 'conversation.item.added', previous_item_id: previous, item: snapshotItem(item) });
+
+    if (reply.type === 'function_call') {
+      const args = typeof reply.arguments === 'string' ? reply.arguments : JSON.stringify(reply.arguments);
+      active.timer = setTimeout(() => this.emitToolCall(active, args), this.deps.pacing.firstDeltaDelayMs);
+      return;
+    }
+    const transcript = reply.transcript ?? this.deps.replies.defaultReplyTranscript;
+    const partType = kind === 'audio' ? 'output_audio' : 'output_text';
+    if (item.type === 'message') item.content.push(kind === 'audio' ? { type: 'output_audio', transcript: '' } : { type: 'output_text', text: '' });
+    this.send({ type: 'response.content_part.added', response_id: responseId, item_id: itemId, output_index: 0, content_index: 0, part: kind === 'audio' ? { type: partType, transcript: '' } : { type: partType, text: '' } });
+    const format = this.config.outputFormat;
+    const audio = kind === 'audio' ? this.deps.replies.audio.encode(reply, format) : Buffer.alloc(0);
+    const bytesPerMs = (sampleRateOf(format) * bytesPerSample(format)) / 1000;
+    active.stream = new ResponseStream(audio, transcript, bytesPerMs, bytesPerSample(format), this.deps.pacing, {
+      audio: (chunk) => this.emitAudio(active, chunk),
+      transcript: (delta) => this.emitTranscript(active, delta),
+      finished: () => this.finishResponse('completed', null),
+    });
+    active.stream.start();
+  }
+
+  private emitAudio(active: ActiveResponse, chunk: Buffer): void {
+    const format = this.config.outputFormat;
+    this.audioProduced = true;
+    active.sentBytes += chunk.length;
+    if (active.inConversation) this.conversation.addAudio(active.item.id, durationMs(chunk.length, format));
+    this.send(
+      { type: 'response.output_audio.delta', response_id: active.id, item_id: active.item.id, output_index: 0, content_index: 0, delta: chunk.toString('base64') },
+      chunk.length,
+    );
+    this.deps.emit('responseAudio', this.deps.record, { responseId: active.id, itemId: active.item.id, bytes: chunk.length, sentMs: durationMs(active.sentBytes, format) });
+  }
+
+  private emitTranscript(active: ActiveResponse, delta: string): void {
+    active.transcript += delta;
+    const part = active.item.type === 'message' ? active.item.content[0] : undefined;
+    if (part?.type === 'output_audio') part.transcript = active.transcript;
+    if (part?.type === 'output_text') part.text = active.transcript;
+    const type = active.kind === 'audio' ? 'response.output_audio_transcript.delta' : 'response.output_text.delta';
+    this.send({ type, response_id: active.id, item_id: active.item.id, output_index: 0, content_index: 0, delta });
+  }
+
+  private emitToolCall(active: ActiveResponse, args: string): void {
+    active.timer = null;
+    if (this.active !== active || active.item.type !== 'function_call') return;
+    const item = active.item;
+    item.arguments = args;
+    this.send({ type: 'response.function_call_arguments.delta', response_id: active.id, item_id: item.id, output_index: 0, call_id: item.call_id, delta: args });
+    this.send({ type: 'response.function_call_arguments.done', response_id: active.id, item_id: item.id, output_index: 0, call_id: item.call_id, name: item.name, arguments: args });
+    this.deps.emit('toolCall', this.deps.record, { responseId: active.id, itemId: item.id, callId: item.call_id, name: item.name, arguments: args });
+    if (this.active === active) this.finishResponse('completed', null);
+  }
+
+  /** Ends the active response: closes its item and sends response.done. */
+  private finishResponse(status: 'completed' | 'cancelled', reason: 'turn_detected' | 'client_cancelled' | null): void {
+    const active = this.active;
+    if (active === null) return;
+    this.active = null;
+    active.stream?.stop();
+    if (active.timer !== null) clearTimeout(active.timer);
+    const item = active.item;
+    const ids = { response_id: active.id, item_id: item.id, output_index: 0 };
+    item.status = status === 'completed' ? 'completed' : 'incomplete';
+    if (item.type === 'message') {
+      if (active.kind === 'audio') {
+        this.send({ type: 'response.output_audio.done', ...ids, content_index: 0 });
+        this.send({ type: 'response.output_audio_transcript.done', ...ids, content_index: 0, transcript: active.transcript });
+        this.send({ type: 'response.content_part.done', ...ids, content_index: 0, part: { type: 'output_audio', transcript: active.transcript } });
+      } else {
+        this.send({ type: 'response.output_text.done', ...ids, content_index: 0, text: active.transcript });
+        this.send({ type: 'response.content_part.done', ...ids, content_index: 0, part: { type: 'output_text', text: active.transcript } });
+      }
+    }
+    this.send({ type: 'response.output_item.done', response_id: active.id, output_index: 0, item: snapshotItem(item) });
+    if (active.inConversation) this.send({ type: 'conversation.item.done', item: snapshotItem(item) });
+    const details = reason === null ? null : { type: 'cancelled', reason };
+    this.send({ type: 'response.done', response: this.responseWire(active, status, details) });
+    this.deps.emit('responseDone', this.deps.record, { responseId: active.id, status });
+  }
+
+  private responseWire(active: ActiveResponse, status: 'in_progress' | 'completed' | 'cancelled', details: unknown): Record<string, unknown> {
+    const final = status !== 'in_progress';
+    const audioTokens = Math.round(durationMs(active.sentBytes, this.config.outputFormat) / 50);
+    const textTokens = Math.ceil(active.transcript.length / 4);
+    return {
+      object: 'realtime.response',
+      id: active.id,
+      status,
+      status_details: details,
+      output: final ? [snapshotItem(active.item)] : [],
+      conversation_id: active.inConversation ? 'conv_' + this.deps.record.id.slice(5) : null,
+      output_modalities: [active.kind === 'text' ? 'text' : 'audio'],
+      max_output_tokens: this.config.maxOutputTokens,
+      audio: { output: { format: this.config.outputFormat, voice: this.config.voice } },
+      metadata: active.params.metadata ?? null,
+      // Rough, plausible numbers: 20 audio tokens per second, 4 characters per text token.
+      usage: final
+        ? {
+            total_tokens: audioTokens + textTokens + 20,
+            input_tokens: 20,
+            output_tokens: audioTokens + textTokens,
+            input_token_details: { text_tokens: 20, audio_tokens: 0, cached_tokens: 0 },
+            output_token_details: { text_tokens: textTokens, audio_tokens: audioTokens },
+          }
+        : null,
+    };
+  }
+
+  private fail(code: string, message: string, param: string | null, eventId: string | undefined): void {
+    this.sendError({ type: 'invalid_request_error', code, message, param, event_id: eventId ?? null });
+  }
+
+  private sendError(error: ProtocolError): void {
+    this.send({ type: 'error', error });
+  }
+
+  private send(body: { type: string } & Record<string, unknown>, audioBytes?: number): void {
+    if (this.ended) return;
+    const event = { event_id: `event_${this.eventPrefix}${(++this.eventCounter).toString(36)}`, ...body };
+    this.deps.transport.send(JSON.stringify(event));
+    const recorded = audioBytes !== undefined && !this.deps.recordAudio ? { ...event, delta: '' } : event;
+    const entry = audioBytes === undefined ? { at: performance.now(), type: body.type, event: recorded } : { at: performance.now(), type: body.type, event: recorded, audioBytes };
+    this.deps.record.sent.push(entry);
+    this.deps.emit('serverEvent', this.deps.record, entry);
+  }
+}

@@ -1,0 +1,402 @@
+// Socket-level tests of the local realtime peer: real loopback sockets, a
+// tiny ws client (not the bridge), fast pacing and short VAD silence so the
+// whole file runs in a few seconds.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import alawmulaw from 'alawmulaw';
+import WebSocket from 'ws';
+import { readWav } from '../src/audio/wav.js';
+import { startRealtimePeer, type RealtimePeer, type RealtimePeerOptions } from '../src/devtools/realtime-peer/index.js';
+
+const API_KEY = 'sk-test-long-lived';
+const FAST: Partial<RealtimePeerOptions> = {
+  pacing: { chunkMs: 200, deltasPerBurst: 25, burstIntervalMs: 2, firstDeltaDelayMs: 0 },
+  vad: { minSpeechMs: 30 },
+};
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+const question8k = readWav(fixture('caller-question.wav')).samples;
+const interrupt8k = readWav(fixture('caller-interrupt.wav')).samples;
+
+type Ev = Record<string, unknown> & { type: string };
+
+/** A minimal realtime client: collects events, lets a test await the next one of a type. */
+class Client {
+  readonly events: Ev[] = [];
+  readonly ws: WebSocket;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: { type: string; pred: (e: Ev) => boolean; resolve: (e: Ev) => void }[] = [];
+
+  constructor(url: string, headers: Record<string, string>) {
+    this.ws = new WebSocket(url, { headers });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+      this.ws.once('error', reject);
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on('message', (data) => {
+      const ev = JSON.parse(data.toString()) as Ev;
+      this.events.push(ev);
+      const w = this.waiters.find((x) => x.type === ev.type && x.pred(ev));
+      if (w !== undefined) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(ev);
+      }
+    });
+  }
+
+  send(ev: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(ev));
+  }
+
+  /** The oldest event of `type` matching `pred` not yet returned by next(), waiting for it if needed. */
+  next(type: string, pred: (e: Ev) => boolean = () => true, timeoutMs = 4000): Promise<Ev> {
+    const ready = this.events.find((e) => e.type === type && !this.taken.has(e) && pred(e));
+    if (ready !== undefined) {
+      this.taken.add(ready);
+      return Promise.resolve(ready);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type} within ${timeoutMs} ms; got ${this.events.map((e) => e.type).join(', ')}`)), timeoutMs);
+      this.waiters.push({
+        type,
+        pred: (e) => !this.taken.has(e) && pred(e),
+        resolve: (e) => {
+          clearTimeout(timer);
+          this.taken.add(e);
+          resolve(e);
+        },
+      });
+    });
+  }
+  private readonly taken = new Set<Ev>();
+
+  ofType(type: string): Ev[] {
+    return this.events.filter((e) => e.type === type);
+  }
+
+  close(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+  }
+}
+
+const clients: Client[] = [];
+
+function connect(peer: RealtimePeer, auth: string | null, extra: Record<string, string> = {}, model = 'gpt-realtime'): Client {
+  const headers: Record<string, string> = { ...extra };
+  if (auth !== null) headers['Authorization'] = `Bearer ${auth}`;
+  const c = new Client(`${peer.realtimeUrl}?model=${model}`, headers);
+  clients.push(c);
+  return c;
+}
+
+async function mint(peer: RealtimePeer, body: unknown = { expires_after: { anchor: 'created_at', seconds: 600 }, session: { type: 'realtime' } }, key: string | null = API_KEY) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key !== null) headers['authorization'] = `Bearer ${key}`;
+  const res = await fetch(`${peer.baseUrl}/v1/realtime/client_secrets`, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** Opens a configured session on a fresh ek_, waits for session.updated. */
+async function openSession(peer: RealtimePeer, format: 'pcmu' | 'pcm', turnDetection: Record<string, unknown> | null = { type: 'server_vad', silence_duration_ms: 200, prefix_padding_ms: 100 }): Promise<Client> {
+  const { json } = await mint(peer);
+  const c = connect(peer, json['value'] as string);
+  await c.next('session.created');
+  const fmt = format === 'pcmu' ? { type: 'audio/pcmu' } : { type: 'audio/pcm', rate: 24000 };
+  c.send({
+    type: 'session.update',
+    session: { type: 'realtime', audio: { input: { format: fmt, turn_detection: turnDetection, transcription: { model: 'gpt-4o-transcribe' } }, output: { format: fmt, voice: 'marin' } } },
+  });
+  await c.next('session.updated');
+  return c;
+}
+
+/** Sends 8 kHz samples as 20 ms frames in the session's input format, then `silenceMs` of silence. */
+function speak(c: Client, samples8k: Int16Array, format: 'pcmu' | 'pcm', silenceMs = 400): void {
+  const all = new Int16Array(samples8k.length + silenceMs * 8);
+  all.set(samples8k);
+  for (let i = 0; i < all.length; i += 160) {
+    const frame = all.subarray(i, Math.min(all.length, i + 160));
+    let bytes: Buffer;
+    if (format === 'pcmu') bytes = Buffer.from(alawmulaw.mulaw.encode(frame));
+    else {
+      // Crude 3x upsample by repetition: fine for an energy VAD.
+      bytes = Buffer.alloc(frame.length * 6);
+      for (let j = 0; j < frame.length; j++) for (let k = 0; k < 3; k++) bytes.writeInt16LE(frame[j]!, 6 * j + 2 * k);
+    }
+    c.send({ type: 'input_audio_buffer.append', audio: bytes.toString('base64') });
+  }
+}
+
+let peer: RealtimePeer;
+
+before(async () => {
+  peer = await startRealtimePeer({ apiKey: API_KEY, ...FAST, replyTranscript: 'Hello from the peer.' });
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await peer.close();
+});
+
+describe('token endpoint', () => {
+  test('mints an ek_ with the GA response shape and records the request', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const { status, json } = await mint(peer, { expires_after: { anchor: 'created_at', seconds: 120 }, session: { type: 'realtime', instructions: 'Be brief.' } });
+    assert.equal(status, 200);
+    assert.match(json['value'] as string, /^ek_/);
+    const expiresAt = json['expires_at'] as number;
+    assert.ok(expiresAt >= before + 120 && expiresAt <= before + 122);
+    const session = json['session'] as Record<string, unknown>;
+    assert.equal(session['type'], 'realtime');
+    assert.equal(session['instructions'], 'Be brief.');
+    const rec = peer.tokenRequests.at(-1)!;
+    assert.equal(rec.credential.kind, 'apiKey');
+    assert.equal(rec.status, 200);
+    assert.equal(rec.token, json['value']);
+    assert.deepEqual((rec.body as Record<string, unknown>)['expires_after'], { anchor: 'created_at', seconds: 120 });
+  });
+
+  test('rejects missing auth, a wrong key and an ek_ with 401 in the OpenAI error shape', async () => {
+    const missing = await mint(peer, {}, null);
+    assert.equal(missing.status, 401);
+    const wrong = await mint(peer, {}, 'sk-wrong');
+    assert.equal(wrong.status, 401);
+    const err = wrong.json['error'] as Record<string, unknown>;
+    assert.equal(err['type'], 'invalid_request_error');
+    assert.equal(err['code'], 'invalid_api_key');
+    assert.equal(typeof err['message'], 'string');
+    const ek = (await mint(peer)).json['value'] as string;
+    assert.equal((await mint(peer, {}, ek)).status, 401);
+  });
+
+  test('validates expires_after and the session', async () => {
+    assert.equal((await mint(peer, { expires_after: { anchor: 'created_at', seconds: 5 } })).status, 400);
+    assert.equal((await mint(peer, { expires_after: { anchor: 'created_at', seconds: 7201 } })).status, 400);
+    assert.equal((await mint(peer, { expires_after: { anchor: 'now', seconds: 60 } })).status, 400);
+    assert.equal((await mint(peer, { session: { instructions: 'no type' } })).status, 400);
+    assert.equal((await mint(peer, { session: { type: 'realtime', modalities: ['audio'] } })).status, 400);
+    assert.equal((await mint(peer, {})).status, 200);
+  });
+});
+
+describe('socket auth', () => {
+  test('an ek_ opens a session configured by the token; the record says ephemeral', async () => {
+    const { json } = await mint(peer, { session: { type: 'realtime', audio: { output: { format: { type: 'audio/pcmu' } } } } });
+    const c = connect(peer, json['value'] as string);
+    const created = await c.next('session.created');
+    const s = created['session'] as { audio: { output: { format: { type: string } } }; model: string };
+    assert.equal(s.audio.output.format.type, 'audio/pcmu');
+    assert.equal(s.model, 'gpt-realtime');
+    const rec = peer.sessions.at(-1)!;
+    assert.equal(rec.credential.kind, 'ephemeral');
+    assert.equal(rec.credential.token, json['value']);
+    assert.equal(rec.headers['authorization'], 'Bearer <ephemeral>');
+    assert.equal(rec.model, 'gpt-realtime');
+    c.close();
+  });
+
+  test('missing auth is HTTP 401 on the upgrade', async () => {
+    const c = connect(peer, null);
+    await assert.rejects(c.opened, (e: Error & { status?: number }) => e.status === 401);
+    assert.deepEqual(peer.upgrades.at(-1)!.outcome, { kind: 'http', status: 401 });
+  });
+
+  test('an unknown key is 101 then close 3000 invalid_api_key', async () => {
+    const c = connect(peer, 'sk-nope');
+    await c.opened;
+    assert.deepEqual(await c.closed, { code: 3000, reason: 'invalid_api_key' });
+    assert.equal(peer.sessions.at(-1)!.credential.kind, 'unknown');
+  });
+
+  test('an OpenAI-Beta header is 101 then close 4000 beta_api_shape_disabled', async () => {
+    const c = connect(peer, API_KEY, { 'OpenAI-Beta': 'realtime=v1' });
+    await c.opened;
+    assert.deepEqual(await c.closed, { code: 4000, reason: 'beta_api_shape_disabled' });
+  });
+
+  test('the long-lived key is accepted on the socket but recorded as such', async () => {
+    const c = connect(peer, API_KEY);
+    await c.next('session.created');
+    assert.equal(peer.sessions.at(-1)!.credential.kind, 'apiKey');
+    c.close();
+  });
+
+  test('an expired ek_ is rejected', async () => {
+    let offset = 0;
+    const p = await startRealtimePeer({ apiKey: API_KEY, now: () => Date.now() + offset });
+    try {
+      const { json } = await mint(p, { expires_after: { anchor: 'created_at', seconds: 10 } });
+      offset = 11_000;
+      const c = connect(p, json['value'] as string);
+      await c.opened;
+      assert.equal((await c.closed).code, 3000);
+      assert.equal(p.sessions[0]!.credential.kind, 'expired');
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('session protocol', () => {
+  test('session.update validates the GA shape; bad events get error events and the session stays open', async () => {
+    const c = connect(peer, API_KEY);
+    await c.next('session.created');
+    c.send({ type: 'session.update', session: { type: 'transcription' } });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'session.type');
+    c.send({ type: 'session.update', session: { type: 'realtime', input_audio_format: 'pcm16' } });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'unknown_parameter');
+    c.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcm', rate: 16000 } } } } });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'session.audio.input.format.rate');
+    c.send({ type: 'no.such.event' });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'invalid_event');
+    c.ws.send('{not json');
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'invalid_json');
+    c.send({ type: 'input_audio_buffer.append', audio: 42 });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'invalid_type');
+    c.send({ type: 'conversation.item.truncate', item_id: 'x', content_index: -1, audio_end_ms: 0, event_id: 'evt_1' });
+    const e = (await c.next('error'))['error'] as Record<string, unknown>;
+    assert.equal(e['param'], 'content_index');
+    assert.equal(e['event_id'], 'evt_1');
+    c.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } } } } });
+    const updated = await c.next('session.updated');
+    assert.equal((updated['session'] as { audio: { input: { format: { type: string } } } }).audio.input.format.type, 'audio/pcmu');
+    assert.equal(peer.sessions.at(-1)!.closed, null);
+    assert.equal(peer.sessions.at(-1)!.config!.inputFormat.type, 'audio/pcmu');
+    c.close();
+  });
+
+  test('a spoken turn (pcmu): VAD events, committed user item, transcript, audio response', async () => {
+    peer.queueTranscript('What are your opening hours?');
+    const c = await openSession(peer, 'pcmu');
+    speak(c, question8k, 'pcmu');
+    const started = await c.next('input_audio_buffer.speech_started');
+    const stopped = await c.next('input_audio_buffer.speech_stopped');
+    assert.equal(started['item_id'], stopped['item_id']);
+    // Speech begins ~0.41 s into the fixture; prefix padding is 100 ms.
+    assert.ok(Math.abs((started['audio_start_ms'] as number) - 310) <= 40, `audio_start_ms ${started['audio_start_ms']}`);
+    assert.ok((stopped['audio_end_ms'] as number) > 4000);
+    const committed = await c.next('input_audio_buffer.committed');
+    assert.equal(committed['item_id'], started['item_id']);
+    const transcript = await c.next('conversation.item.input_audio_transcription.completed');
+    assert.equal(transcript['transcript'], 'What are your opening hours?');
+    const created = await c.next('response.created');
+    const done = await c.next('response.done');
+    const response = done['response'] as { id: string; status: string; output: { id: string; role: string }[]; usage: unknown };
+    assert.equal(response.status, 'completed');
+    assert.equal(response.id, (created['response'] as { id: string }).id);
+    assert.equal(response.output[0]!.role, 'assistant');
+    assert.ok(response.usage !== null);
+    const deltas = c.ofType('response.output_audio.delta');
+    assert.ok(deltas.length > 10);
+    for (const d of deltas) assert.equal(d['item_id'], response.output[0]!.id);
+    const bytes = deltas.reduce((n, d) => n + Buffer.from(d['delta'] as string, 'base64').length, 0);
+    // μ-law at 8 kHz: one byte per sample; the fixture is ~9.84 s.
+    assert.ok(Math.abs(bytes / 8000 - 9.84) < 0.05, `reply ${bytes / 8000} s`);
+    assert.equal((await c.next('response.output_audio_transcript.done'))['transcript'], 'Hello from the peer.');
+    const rec = peer.sessions.at(-1)!;
+    assert.deepEqual(rec.conversation.map((i) => (i.type === 'message' ? i.role : i.type)), ['user', 'assistant']);
+    assert.ok(rec.received.some((r) => r.type === 'input_audio_buffer.append' && r.audioBytes === 160));
+    c.close();
+  });
+
+  test('pcm 24 kHz: reply is PCM16 at 24 kHz, and barge-in cancels the response (turn_detected)', async () => {
+    const c = await openSession(peer, 'pcm');
+    peer.queueReply({ type: 'audio', transcript: 'A long answer.' });
+    speak(c, question8k, 'pcm');
+    const first = await c.next('response.output_audio.delta');
+    assert.equal(Buffer.from(first['delta'] as string, 'base64').length, 24000 * 2 * 0.2);
+    await c.next('response.done');
+    assert.equal((await c.next('response.output_audio_transcript.done'))['transcript'], 'A long answer.');
+    // Barge-in needs a reply slower than the caller: a second peer paced near real time.
+    const slow = await startRealtimePeer({ apiKey: API_KEY, vad: { minSpeechMs: 30 }, pacing: { chunkMs: 100, deltasPerBurst: 1, burstIntervalMs: 50, firstDeltaDelayMs: 0 } });
+    try {
+      const s = await openSession(slow, 'pcm');
+      speak(s, question8k, 'pcm');
+      await s.next('response.output_audio.delta');
+      speak(s, interrupt8k.subarray(0, 8000), 'pcm', 0);
+      const done = await s.next('response.done');
+      const r = done['response'] as { status: string; status_details: { reason: string } };
+      assert.equal(r.status, 'cancelled');
+      assert.equal(r.status_details.reason, 'turn_detected');
+      s.close();
+    } finally {
+      await slow.close();
+    }
+    c.close();
+  });
+
+  test('response.cancel cancels the active response, else errors response_cancel_not_active', async () => {
+    const slow = await startRealtimePeer({ apiKey: API_KEY, pacing: { chunkMs: 100, deltasPerBurst: 1, burstIntervalMs: 50, firstDeltaDelayMs: 0 } });
+    try {
+      const c = await openSession(slow, 'pcmu');
+      c.send({ type: 'response.cancel' });
+      assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'response_cancel_not_active');
+      c.send({ type: 'response.create' });
+      await c.next('response.output_audio.delta');
+      c.send({ type: 'response.create' });
+      assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'conversation_already_has_active_response');
+      c.send({ type: 'response.cancel' });
+      const done = await c.next('response.done');
+      const r = done['response'] as { status: string; status_details: { reason: string } };
+      assert.equal(r.status, 'cancelled');
+      assert.equal(r.status_details.reason, 'client_cancelled');
+      c.send({ type: 'response.cancel' });
+      assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'response_cancel_not_active');
+      c.close();
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('truncate: only assistant audio items, and not beyond the audio sent', async () => {
+    const c = await openSession(peer, 'pcm', null);
+    c.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Hi' }] } });
+    const userItem = (await c.next('conversation.item.done'))['item'] as { id: string };
+    c.send({ type: 'response.create' });
+    const done = await c.next('response.done');
+    const item = (done['response'] as { output: { id: string }[] }).output[0]!;
+    c.send({ type: 'conversation.item.truncate', item_id: item.id, content_index: 0, audio_end_ms: 1500 });
+    assert.deepEqual(
+      { ...(await c.next('conversation.item.truncated')), event_id: null },
+      { event_id: null, type: 'conversation.item.truncated', item_id: item.id, content_index: 0, audio_end_ms: 1500 },
+    );
+    c.send({ type: 'conversation.item.truncate', item_id: item.id, content_index: 0, audio_end_ms: 1600 });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'audio_end_ms');
+    c.send({ type: 'conversation.item.truncate', item_id: userItem.id, content_index: 0, audio_end_ms: 0 });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'item_id');
+    c.send({ type: 'conversation.item.truncate', item_id: 'item_missing', content_index: 0, audio_end_ms: 0 });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'item_not_found');
+    c.close();
+  });
+
+  test('conversation.item.create honours previous_item_id; a scripted tool call round-trips', async () => {
+    const c = await openSession(peer, 'pcmu', null);
+    c.send({ type: 'conversation.item.create', item: { id: 'item_a', type: 'message', role: 'system', content: [{ type: 'input_text', text: 'A' }] } });
+    c.send({ type: 'conversation.item.create', item: { id: 'item_c', type: 'message', role: 'user', content: [{ type: 'input_text', text: 'C' }] } });
+    c.send({ type: 'conversation.item.create', previous_item_id: 'item_a', item: { id: 'item_b', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'B' }] } });
+    c.send({ type: 'conversation.item.create', previous_item_id: 'item_zzz', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'x' }] } });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'item_not_found');
+    c.send({ type: 'conversation.item.create', item: { type: 'message', role: 'assistant', content: [{ type: 'output_audio', audio: 'AAAA' }] } });
+    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'item.content[0].type');
+    const rec = peer.sessions.at(-1)!;
+    assert.deepEqual(rec.conversation.map((i) => i.id), ['item_a', 'item_b', 'item_c']);
+
+    peer.queueReply({ type: 'function_call', name: 'end_call', arguments: { reason: 'done' }, callId: 'call_1' });
+    c.send({ type: 'response.create' });
+    const args = await c.next('response.function_call_arguments.done');
+    assert.deepEqual({ call_id: args['call_id'], name: args['name'], arguments: args['arguments'] }, { call_id: 'call_1', name: 'end_call', arguments: '{"reason":"done"}' });
+    const first = await c.next('response.done');
+    assert.equal((first['response'] as { output: { type: string }[] }).output[0]!.type, 'function_call');
+    c.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'call_1', output: '{"ok":true}' } });
+    c.send({ type: 'response.create' });
+    const second = await c.next('response.done', (e) => (e['response'] as { output: { type: string }[] }).output[0]!.type === 'message');
+    assert.equal((second['response'] as { status: string }).status, 'completed');
+    assert.deepEqual(rec.conversation.map((i) => i.type), ['message', 'message', 'message', 'function_call', 'function_call_output', 'message']);
+    c.close();
+  });
+});
