@@ -266,7 +266,7 @@ describe('session protocol', () => {
     const updated = await c.next('session.updated');
     assert.equal((updated['session'] as { audio: { input: { format: { type: string } } } }).audio.input.format.type, 'audio/pcmu');
     assert.equal(peer.sessions.at(-1)!.closed, null);
-    assert.equal(peer.sessions.at(-1)!.config!.inputFormat.type, 'audio/pcmu');
+    assert.deepEqual(peer.sessions.at(-1)!.config!.audio.input.format, { type: 'audio/pcmu' });
     c.close();
   });
 

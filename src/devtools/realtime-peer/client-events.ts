@@ -19,7 +19,8 @@ export interface ResponseParams {
 
 export type ClientEvent = { readonly event_id?: string } & (
   | { readonly type: 'session.update'; readonly session: Readonly<Record<string, unknown>> }
-  | { readonly type: 'input_audio_buffer.append'; readonly audio: Buffer }
+  /** `audio` is the base64 text as received (checked to be valid base64). */
+  | { readonly type: 'input_audio_buffer.append'; readonly audio: string }
   | { readonly type: 'input_audio_buffer.commit' }
   | { readonly type: 'input_audio_buffer.clear' }
   | { readonly type: 'conversation.item.create'; readonly previous_item_id?: string | null; readonly item: ClientItem }
@@ -158,7 +159,7 @@ function parseBody(type: string, e: Obj): ClientEvent {
     case 'input_audio_buffer.append': {
       const audio = str(e, 'audio', 'event');
       if (!BASE64.test(audio) || audio.length % 4 === 1) throw new FieldError('invalid_value', 'audio', "Invalid value for 'audio': not valid base64.");
-      return { type, audio: Buffer.from(audio, 'base64') };
+      return { type, audio };
     }
     case 'input_audio_buffer.commit':
     case 'input_audio_buffer.clear':

@@ -28,7 +28,7 @@ export { DEFAULT_REPLY_WAV, DEFAULT_REPLY_TRANSCRIPT, DEFAULT_USER_TRANSCRIPT } 
 export type { Pacing } from './response-stream.js';
 export { DEFAULT_PACING } from './response-stream.js';
 export type { VadTuning } from './session.js';
-export type { SessionConfig, TurnDetection } from './session-config.js';
+export type { SessionConfig, TurnDetection, WireSession, WireTurnDetection } from './session-config.js';
 export type { ClientEvent, ClientItem, ProtocolError } from './client-events.js';
 export type { ConversationItem, ItemContent } from './conversation.js';
 export type { AudioFormat } from './audio-format.js';

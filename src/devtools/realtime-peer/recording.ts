@@ -7,7 +7,7 @@
 
 import type { ClientEvent, ProtocolError } from './client-events.js';
 import type { ConversationItem } from './conversation.js';
-import type { SessionConfig } from './session-config.js';
+import type { WireSession } from './session-config.js';
 
 /** Which credential a request carried. `expired`/`unknown` are bearer values the peer rejected. */
 export type CredentialKind = 'none' | 'malformed' | 'apiKey' | 'ephemeral' | 'expired' | 'unknown';
@@ -24,6 +24,8 @@ export interface TokenRequestRecord {
   readonly method: string;
   readonly path: string;
   readonly credential: CredentialRecord;
+  /** The same as credential.kind: which kind of key the Authorization header carried. */
+  readonly authorization: CredentialKind;
   /** Parsed JSON body, or null when absent or not JSON. */
   readonly body: unknown;
   /** HTTP status answered; 'stalled' or 'reset' for injected faults. Set once answered. */
@@ -93,8 +95,8 @@ export interface PeerSession {
   readonly sent: readonly SentEvent[];
   /** The conversation, live; empty for sockets rejected after the upgrade. */
   readonly conversation: readonly ConversationItem[];
-  /** Current session configuration; null for sockets rejected after the upgrade. */
-  readonly config: SessionConfig | null;
+  /** Current session configuration in the wire (GA) shape session.updated reports; null for sockets rejected after the upgrade. */
+  readonly config: WireSession | null;
   readonly closed: CloseRecord | null;
   /** Sent events of one type, in order. */
   sentOfType(type: string): readonly Readonly<Record<string, unknown>>[];
@@ -137,7 +139,7 @@ export class SessionRecord implements PeerSession {
   readonly sent: SentEvent[] = [];
   closed: CloseRecord | null = null;
   conversationSource: (() => readonly ConversationItem[]) | null = null;
-  configSource: (() => SessionConfig) | null = null;
+  configSource: (() => WireSession) | null = null;
 
   constructor(
     readonly index: number,
@@ -152,7 +154,7 @@ export class SessionRecord implements PeerSession {
     return this.conversationSource?.() ?? [];
   }
 
-  get config(): SessionConfig | null {
+  get config(): WireSession | null {
     return this.configSource?.() ?? null;
   }
 

@@ -176,7 +176,7 @@ export class PeerServer {
       }
     }
     const credential = this.classify(bearer(req));
-    const record: TokenRequestRecord = { at: performance.now(), method: req.method ?? '', path, credential, body, status: null };
+    const record: TokenRequestRecord = { at: performance.now(), method: req.method ?? '', path, credential, authorization: credential.kind, body, status: null };
     this.ctx.tokenRequests.push(record);
     const answer = (status: number, payload: unknown): void => {
       record.status = status;

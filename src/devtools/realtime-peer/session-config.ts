@@ -277,7 +277,38 @@ function merge(current: SessionConfig, s: Obj, voiceLocked: boolean): SessionCon
   return next;
 }
 
-function turnDetectionToWire(t: TurnDetection | null): unknown {
+export type WireTurnDetection =
+  | { type: 'server_vad'; threshold: number; prefix_padding_ms: number; silence_duration_ms: number; idle_timeout_ms: number | null; create_response: boolean; interrupt_response: boolean }
+  | { type: 'semantic_vad'; eagerness: 'low' | 'medium' | 'high' | 'auto'; create_response: boolean; interrupt_response: boolean };
+
+/** The session object in the GA wire shape (session.created / session.updated / client secret responses). */
+export interface WireSession {
+  type: 'realtime';
+  object: 'realtime.session';
+  id: string;
+  model: string;
+  output_modalities: ('audio' | 'text')[];
+  instructions: string;
+  tools: readonly Readonly<Record<string, unknown>>[];
+  tool_choice: unknown;
+  max_output_tokens: number | 'inf';
+  tracing: unknown;
+  truncation: unknown;
+  prompt: unknown;
+  expires_at: number;
+  include: unknown;
+  audio: {
+    input: {
+      format: AudioFormat;
+      transcription: Readonly<Record<string, unknown>> | null;
+      noise_reduction: Readonly<Record<string, unknown>> | null;
+      turn_detection: WireTurnDetection | null;
+    };
+    output: { format: AudioFormat; voice: string; speed: number };
+  };
+}
+
+function turnDetectionToWire(t: TurnDetection | null): WireTurnDetection | null {
   if (t === null) return null;
   if (t.type === 'semantic_vad') {
     return { type: 'semantic_vad', eagerness: t.eagerness ?? 'auto', create_response: t.createResponse, interrupt_response: t.interruptResponse };
@@ -294,7 +325,7 @@ function turnDetectionToWire(t: TurnDetection | null): unknown {
 }
 
 /** The session object as the service reports it in session.created / session.updated. */
-export function sessionToWire(id: string, config: SessionConfig, expiresAt: number): Record<string, unknown> {
+export function sessionToWire(id: string, config: SessionConfig, expiresAt: number): WireSession {
   return {
     type: 'realtime',
     object: 'realtime.session',

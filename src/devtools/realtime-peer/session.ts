@@ -99,7 +99,7 @@ export class RealtimeSession {
     this.config = deps.config;
     this.vad = new EnergyVad(this.vadParams(), sampleRateOf(this.config.inputFormat));
     deps.record.conversationSource = () => this.conversation.items;
-    deps.record.configSource = () => this.config;
+    deps.record.configSource = () => sessionToWire(deps.record.id, this.config, deps.expiresAt);
     this.expiryTimer = setTimeout(() => this.expire(), deps.maxAgeMs);
     // A peer must never hold the process open on its own.
     this.expiryTimer.unref();
@@ -151,15 +151,16 @@ export class RealtimeSession {
       return;
     }
     let event = parsed.event;
-    let audioBytes: number | undefined;
+    let audio: Buffer | undefined;
     if (event.type === 'input_audio_buffer.append') {
-      audioBytes = event.audio.length;
-      if (!this.deps.recordAudio) event = { ...event, audio: Buffer.alloc(0) };
+      audio = Buffer.from(event.audio, 'base64');
+      if (!this.deps.recordAudio) event = { ...event, audio: '' };
     }
-    const entry = audioBytes === undefined ? { at, type: event.type, event } : { at, type: event.type, event, audioBytes };
+    const entry = audio === undefined ? { at, type: event.type, event } : { at, type: event.type, event, audioBytes: audio.length };
     rec.received.push(entry);
     this.deps.emit('clientEvent', rec, entry);
-    this.dispatch(parsed.event);
+    if (audio !== undefined) this.onAppend(audio);
+    else this.dispatch(parsed.event);
   }
 
   private dispatch(e: ClientEvent): void {
@@ -167,7 +168,8 @@ export class RealtimeSession {
       case 'session.update':
         return this.onSessionUpdate(e);
       case 'input_audio_buffer.append':
-        return this.onAppend(e.audio);
+        // Decoded once in handleText, which calls onAppend directly.
+        return;
       case 'input_audio_buffer.commit':
         return this.onCommit(e.event_id);
       case 'input_audio_buffer.clear':
