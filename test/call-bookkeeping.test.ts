@@ -83,6 +83,7 @@ test('the inbound timeline fills dropped-packet gaps and drops stale frames', ()
   const t = new InboundTimeline();
   assert.deepEqual(t.accept(0, 160), { kind: 'in_order', fillMs: 0 });
   assert.deepEqual(t.accept(20, 160), { kind: 'in_order', fillMs: 0 });
+  assert.deepEqual(new InboundTimeline().accept(60, 160), { kind: 'in_order', fillMs: 60 }, 'timestamps count from stream start');
   assert.deepEqual(t.accept(45, 160), { kind: 'in_order', fillMs: 0 }, '5 ms of jitter is not a gap');
   assert.deepEqual(t.accept(165, 160), { kind: 'in_order', fillMs: 100 });
   assert.deepEqual(t.accept(100, 160), { kind: 'stale' });

@@ -10,8 +10,8 @@ export type TimelineVerdict =
   | { readonly kind: 'stale' };
 
 export class InboundTimeline {
-  /** Twilio timestamp (ms) at which the next frame is expected. */
-  #expectedMs: number | undefined;
+  /** Twilio timestamp (ms) at which the next frame is expected: timestamps count from stream start. */
+  #expectedMs = 0;
 
   constructor(
     /** Gaps shorter than this are jitter, not lost packets. */
@@ -23,8 +23,8 @@ export class InboundTimeline {
   accept(timestampMs: number, payloadBytes: number): TimelineVerdict {
     const durationMs = payloadBytes / BYTES_PER_MS;
     const expected = this.#expectedMs;
-    if (expected !== undefined && timestampMs + this.toleranceMs < expected) return { kind: 'stale' };
-    const gap = expected === undefined ? 0 : timestampMs - expected;
+    if (timestampMs + this.toleranceMs < expected) return { kind: 'stale' };
+    const gap = timestampMs - expected;
     this.#expectedMs = timestampMs + durationMs;
     if (gap < this.toleranceMs) return { kind: 'in_order', fillMs: 0 };
     return { kind: 'in_order', fillMs: Math.min(Math.round(gap), this.maxFillMs) };

@@ -1,0 +1,162 @@
+// Whole calls through real sockets on loopback: the call simulator (Twilio +
+// a caller) against the bridge against the local realtime peer.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readWav } from '../src/audio/wav.js';
+import { runSimulatedCall, type CallStep } from '../src/devtools/call-simulator/index.js';
+import { startRealtimePeer, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
+import { ACCOUNT_SID, API_KEY, AUTH_TOKEN, PUBLIC_URL, eventually, startBridge, type RunningBridge } from './support/bridge-harness.js';
+import { bestCorrelation, crudeDecimate, rms } from './support/audio-compare.js';
+
+const QUESTION = 'fixtures/caller-question.wav';
+const INTERRUPT = 'fixtures/caller-interrupt.wav';
+// 2.5 s of the reply keeps each test short while leaving room to barge in.
+const REPLY = readWav('fixtures/assistant-reply.wav').samples.slice(0, 60_000);
+
+let peer: RealtimePeer;
+const bridges: RunningBridge[] = [];
+
+before(async () => {
+  peer = await startRealtimePeer({
+    apiKey: API_KEY,
+    reply: () => ({ type: 'audio', samples24k: REPLY, transcript: 'The library opens at nine on Saturdays.' }),
+    vad: { silenceDurationMsOverride: 300 },
+  });
+});
+after(async () => {
+  for (const b of bridges) await b.close();
+  await peer.close();
+});
+
+async function bridgeFor(env: Record<string, string> = {}): Promise<RunningBridge> {
+  const b = await startBridge({ OPENAI_BASE_URL: peer.baseUrl, ...env });
+  bridges.push(b);
+  return b;
+}
+
+function call(bridge: RunningBridge, script: CallStep[], extra: { dropSilentFrames?: boolean } = {}) {
+  return runSimulatedCall({ bridgeUrl: bridge.url, publicUrl: PUBLIC_URL, authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID, script, ...extra });
+}
+
+test('a full call: the AI hears the caller, the caller hears the AI, paced and clean', async () => {
+  const bridge = await bridgeFor();
+  const sessionsBefore = peer.sessions.length;
+  const report = await call(bridge, [{ say: QUESTION }, { waitFor: 'assistantDone', idleMs: 400 }, { hangup: true }]);
+
+  assert.deepEqual(report.violations, [], 'every bridge message is valid Media Streams protocol');
+  assert.equal(report.upgradeStatus, 101);
+  assert.equal(report.scriptTimeouts.length, 0, 'the assistant answered');
+  assert.equal(report.closeCode, 1000);
+
+  const session = peer.sessions[sessionsBefore]!;
+  assert.equal(session.credential.kind, 'ephemeral', 'the socket used a minted ek_ token');
+  assert.ok(!JSON.stringify(session.headers).includes(API_KEY), 'the long-lived key never travels on the media socket');
+  assert.equal(session.headers['openai-beta'], undefined);
+  const update = session.receivedOfType('session.update')[0];
+  assert.ok(update, 'session.update sent');
+  assert.deepEqual(session.config?.audio?.input?.format, { type: 'audio/pcm', rate: 24000 });
+  assert.ok(peer.tokenRequests.some((r) => r.authorization === 'apiKey'), 'the key was used at the token endpoint');
+
+  // The AI side received the caller's speech, upsampled, in order, with nothing lost.
+  const appends = session.receivedOfType('input_audio_buffer.append');
+  const appendedMs = appends.reduce((ms, a) => ms + Buffer.from(a.audio, 'base64').length / 48, 0);
+  assert.ok(Math.abs(appendedMs - report.framesSent * 20) <= 20, `appended ${appendedMs} ms for ${report.framesSent} frames`);
+  assert.ok(session.sentOfType('input_audio_buffer.speech_started').length >= 1, "the peer's VAD heard speech");
+
+  // The caller heard the reply: same audio (after 24 → 8 kHz and μ-law), close to real time.
+  assert.ok(Math.abs(report.audioReceivedMs - REPLY.length / 24) <= 25, `received ${report.audioReceivedMs} ms`);
+  const reference = crudeDecimate(REPLY).slice(4000, 12000);
+  const start = report.playback[0]!.startMs * 8;
+  const match = bestCorrelation(report.heard, reference, start + 3500, start + 4500);
+  assert.ok(match.score > 0.95, `heard audio matches the reply (correlation ${match.score.toFixed(3)})`);
+  assert.ok(report.maxLeadMs <= 240, `lead ahead of playback stayed small (${report.maxLeadMs} ms)`);
+  assert.equal(report.latenciesMs.length, 1);
+});
+
+test('barge-in after the reply finished streaming: clear at once and truncate at what was heard', async () => {
+  const bridge = await bridgeFor();
+  const sessionsBefore = peer.sessions.length;
+  const report = await call(bridge, [
+    { say: QUESTION },
+    { bargeIn: 900, say: INTERRUPT },
+    { waitFor: 'assistantDone', idleMs: 400 },
+    { hangup: true },
+  ]);
+  assert.deepEqual(report.violations, []);
+  assert.equal(report.clears.length, 1, 'one clear');
+  const session = peer.sessions[sessionsBefore]!;
+  const truncates = session.receivedOfType('conversation.item.truncate');
+  assert.equal(truncates.length, 1);
+  const firstReplyItem = session.sentOfType('response.output_audio.delta')[0]!.item_id;
+  assert.equal(truncates[0]!.item_id, firstReplyItem);
+  // The simulator knows what the caller heard of the first reply before the clear.
+  const clearAt = report.clears[0]!.atMs;
+  const firstSpan = report.playback[0]!;
+  const heardBeforeClear = Math.min(clearAt, firstSpan.endMs) - firstSpan.startMs;
+  const truncatedAt = truncates[0]!.audio_end_ms;
+  assert.ok(truncatedAt <= heardBeforeClear + 5, `truncated at ${truncatedAt} ms, heard ${heardBeforeClear} ms: never past what was heard`);
+  assert.ok(truncatedAt >= heardBeforeClear - 120, `truncated at ${truncatedAt} ms, heard ${heardBeforeClear} ms: within a few marks`);
+  assert.ok(truncatedAt < REPLY.length / 24, 'truncation is inside the item');
+  // The first reply stopped: nothing of it played after the clear.
+  assert.ok(report.discardedMs > 0 || report.clears[0]!.discardedMs >= 0);
+  const second = report.playback.find((s) => s.startMs > clearAt);
+  assert.ok(second, 'the second reply played');
+  const interruptSpeech = report.speech[1]!;
+  assert.ok(second.startMs >= interruptSpeech.voiceEndMs, 'no late audio of the cancelled reply reached the caller');
+  // This peer streams faster than real time, so the first response had completed server-side: no cancel is due.
+  assert.equal(session.receivedOfType('response.cancel').length, 0);
+});
+
+test('barge-in while the response is still streaming: cancel it and drop its late deltas', async () => {
+  // A peer that speaks at real time keeps the response active when the caller cuts in.
+  const slow = await startRealtimePeer({
+    apiKey: API_KEY,
+    reply: () => ({ type: 'audio', samples24k: REPLY }),
+    vad: { silenceDurationMsOverride: 300 },
+    pacing: { chunkMs: 100, deltasPerBurst: 1, burstIntervalMs: 100, firstDeltaDelayMs: 50 },
+  });
+  try {
+    const bridge = await startBridge({ OPENAI_BASE_URL: slow.baseUrl });
+    bridges.push(bridge);
+    const report = await call(bridge, [{ say: QUESTION }, { bargeIn: 700, say: INTERRUPT }, { waitFor: 'assistantDone', idleMs: 400 }, { hangup: true }]);
+    assert.deepEqual(report.violations, []);
+    const session = slow.sessions[0]!;
+    const firstResponse = session.sentOfType('response.created')[0]!.response as { id: string };
+    const done = session.sentOfType('response.done').find((e) => (e.response as { id: string }).id === firstResponse.id)!;
+    assert.equal((done.response as { status: string }).status, 'cancelled');
+    // Deltas of the first response that the peer sent after the caller began speaking never played.
+    const clearAt = report.clears[0]!.atMs;
+    const next = report.playback.find((s) => s.startMs > clearAt);
+    assert.ok(next === undefined || next.startMs >= report.speech[1]!.voiceEndMs, 'nothing of the cancelled reply after the clear');
+    assert.equal(session.receivedOfType('conversation.item.truncate').length, 1);
+  } finally {
+    await slow.close();
+  }
+});
+
+test('dropped silent packets are filled with silence: the AI clock stays true', async () => {
+  const bridge = await bridgeFor();
+  const sessionsBefore = peer.sessions.length;
+  const report = await call(bridge, [{ silenceMs: 400 }, { say: QUESTION }, { silenceMs: 600 }, { hangup: true }], { dropSilentFrames: true });
+  assert.ok(report.framesDropped > 20, `the network dropped ${report.framesDropped} frames`);
+  const session = peer.sessions[sessionsBefore]!;
+  await eventually(() => bridge.calls.size === 0);
+  const appendedMs = session.receivedOfType('input_audio_buffer.append').reduce((ms, a) => ms + Buffer.from(a.audio, 'base64').length / 48, 0);
+  // Everything up to the last frame sent is accounted for; trailing dropped frames have no later timestamp to reveal them.
+  const lastSent = report.framesSent + report.framesDropped;
+  assert.ok(appendedMs >= report.framesSent * 20 + 300, `gaps filled: ${appendedMs} ms appended for ${report.framesSent} frames sent`);
+  assert.ok(appendedMs <= lastSent * 20 + 20);
+});
+
+test('pcmu mode passes μ-law straight through both ways', async () => {
+  const bridge = await bridgeFor({ AUDIO_MODE: 'pcmu' });
+  const sessionsBefore = peer.sessions.length;
+  const report = await call(bridge, [{ say: QUESTION }, { waitFor: 'assistantDone', idleMs: 400 }, { hangup: true }]);
+  assert.deepEqual(report.violations, []);
+  const session = peer.sessions[sessionsBefore]!;
+  assert.deepEqual(session.config?.audio?.input?.format, { type: 'audio/pcmu' });
+  const appends = session.receivedOfType('input_audio_buffer.append');
+  assert.ok(appends.every((a) => Buffer.from(a.audio, 'base64').length === 160), 'one 20 ms μ-law frame per append');
+  assert.ok(Math.abs(report.audioReceivedMs - REPLY.length / 24) <= 25);
+  assert.ok(rms(report.heard) > 100);
+});
