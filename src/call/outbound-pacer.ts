@@ -6,6 +6,7 @@
 
 export const FRAME_BYTES = 160;
 const BYTES_PER_MS = 8;
+const FRAME_MS = FRAME_BYTES / BYTES_PER_MS;
 
 export interface OutboundFrame {
   readonly itemId: string;
@@ -60,7 +61,8 @@ export class OutboundPacer {
   /** Next frame to send now, or undefined if the lead is full or nothing is ready. */
   next(now: number): OutboundFrame | undefined {
     if (this.#playedUntil < now) this.#playedUntil = now;
-    if (this.#playedUntil - now >= this.maxLeadMs) return undefined;
+    // A frame goes out only if the lead stays within the bound once it is queued at Twilio.
+    if (this.#playedUntil - now + FRAME_MS > this.maxLeadMs) return undefined;
     const head = this.#queue[0];
     if (head === undefined) return undefined;
     const itemId = head.itemId;
