@@ -5,10 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import alawmulaw from 'alawmulaw';
-import WebSocket from 'ws';
 import { readWav } from '../src/audio/wav.js';
 import { startRealtimePeer, type RealtimePeer, type RealtimePeerOptions } from '../src/devtools/realtime-peer/index.js';
+import { connectToPeer, mintToken, sendSpeech, type RealtimeTestClient } from '../src/devtools/realtime-peer/test-client.js';
 
 const API_KEY = 'sk-test-long-lived';
 const FAST: Partial<RealtimePeerOptions> = {
@@ -19,86 +18,17 @@ const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${n
 const question8k = readWav(fixture('caller-question.wav')).samples;
 const interrupt8k = readWav(fixture('caller-interrupt.wav')).samples;
 
-type Ev = Record<string, unknown> & { type: string };
-
-/** A minimal realtime client: collects events, lets a test await the next one of a type. */
-class Client {
-  readonly events: Ev[] = [];
-  readonly ws: WebSocket;
-  readonly opened: Promise<void>;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  private waiters: { type: string; pred: (e: Ev) => boolean; resolve: (e: Ev) => void }[] = [];
-
-  constructor(url: string, headers: Record<string, string>) {
-    this.ws = new WebSocket(url, { headers });
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
-      this.ws.once('error', reject);
-    });
-    this.opened.catch(() => {});
-    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    this.ws.on('message', (data) => {
-      const ev = JSON.parse(data.toString()) as Ev;
-      this.events.push(ev);
-      const w = this.waiters.find((x) => x.type === ev.type && x.pred(ev));
-      if (w !== undefined) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(ev);
-      }
-    });
-  }
-
-  send(ev: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(ev));
-  }
-
-  /** The oldest event of `type` matching `pred` not yet returned by next(), waiting for it if needed. */
-  next(type: string, pred: (e: Ev) => boolean = () => true, timeoutMs = 4000): Promise<Ev> {
-    const ready = this.events.find((e) => e.type === type && !this.taken.has(e) && pred(e));
-    if (ready !== undefined) {
-      this.taken.add(ready);
-      return Promise.resolve(ready);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${type} within ${timeoutMs} ms; got ${this.events.map((e) => e.type).join(', ')}`)), timeoutMs);
-      this.waiters.push({
-        type,
-        pred: (e) => !this.taken.has(e) && pred(e),
-        resolve: (e) => {
-          clearTimeout(timer);
-          this.taken.add(e);
-          resolve(e);
-        },
-      });
-    });
-  }
-  private readonly taken = new Set<Ev>();
-
-  ofType(type: string): Ev[] {
-    return this.events.filter((e) => e.type === type);
-  }
-
-  close(): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
-  }
-}
-
+type Client = RealtimeTestClient;
 const clients: Client[] = [];
 
-function connect(peer: RealtimePeer, auth: string | null, extra: Record<string, string> = {}, model = 'gpt-realtime'): Client {
-  const headers: Record<string, string> = { ...extra };
-  if (auth !== null) headers['Authorization'] = `Bearer ${auth}`;
-  const c = new Client(`${peer.realtimeUrl}?model=${model}`, headers);
+function connect(peer: RealtimePeer, auth: string | null, headers: Record<string, string> = {}): Client {
+  const c = connectToPeer(peer, auth, { headers });
   clients.push(c);
   return c;
 }
 
-async function mint(peer: RealtimePeer, body: unknown = { expires_after: { anchor: 'created_at', seconds: 600 }, session: { type: 'realtime' } }, key: string | null = API_KEY) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (key !== null) headers['authorization'] = `Bearer ${key}`;
-  const res = await fetch(`${peer.baseUrl}/v1/realtime/client_secrets`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+function mint(peer: RealtimePeer, body?: unknown, key: string | null = API_KEY) {
+  return mintToken(peer, key, body);
 }
 
 /** Opens a configured session on a fresh ek_, waits for session.updated. */
@@ -115,22 +45,7 @@ async function openSession(peer: RealtimePeer, format: 'pcmu' | 'pcm', turnDetec
   return c;
 }
 
-/** Sends 8 kHz samples as 20 ms frames in the session's input format, then `silenceMs` of silence. */
-function speak(c: Client, samples8k: Int16Array, format: 'pcmu' | 'pcm', silenceMs = 400): void {
-  const all = new Int16Array(samples8k.length + silenceMs * 8);
-  all.set(samples8k);
-  for (let i = 0; i < all.length; i += 160) {
-    const frame = all.subarray(i, Math.min(all.length, i + 160));
-    let bytes: Buffer;
-    if (format === 'pcmu') bytes = Buffer.from(alawmulaw.mulaw.encode(frame));
-    else {
-      // Crude 3x upsample by repetition: fine for an energy VAD.
-      bytes = Buffer.alloc(frame.length * 6);
-      for (let j = 0; j < frame.length; j++) for (let k = 0; k < 3; k++) bytes.writeInt16LE(frame[j]!, 6 * j + 2 * k);
-    }
-    c.send({ type: 'input_audio_buffer.append', audio: bytes.toString('base64') });
-  }
-}
+const speak = sendSpeech;
 
 let peer: RealtimePeer;
 
@@ -139,7 +54,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of clients) c.close();
+  for (const c of clients) c.terminate();
   await peer.close();
 });
 
@@ -197,7 +112,7 @@ describe('socket auth', () => {
     assert.equal(rec.credential.token, json['value']);
     assert.equal(rec.headers['authorization'], 'Bearer <ephemeral>');
     assert.equal(rec.model, 'gpt-realtime');
-    c.close();
+    c.terminate();
   });
 
   test('missing auth is HTTP 401 on the upgrade', async () => {
@@ -223,7 +138,7 @@ describe('socket auth', () => {
     const c = connect(peer, API_KEY);
     await c.next('session.created');
     assert.equal(peer.sessions.at(-1)!.credential.kind, 'apiKey');
-    c.close();
+    c.terminate();
   });
 
   test('an expired ek_ is rejected', async () => {
@@ -247,17 +162,17 @@ describe('session protocol', () => {
     const c = connect(peer, API_KEY);
     await c.next('session.created');
     c.send({ type: 'session.update', session: { type: 'transcription' } });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'session.type');
+    assert.equal((await c.nextError())['param'], 'session.type');
     c.send({ type: 'session.update', session: { type: 'realtime', input_audio_format: 'pcm16' } });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'unknown_parameter');
+    assert.equal((await c.nextError())['code'], 'unknown_parameter');
     c.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcm', rate: 16000 } } } } });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'session.audio.input.format.rate');
+    assert.equal((await c.nextError())['param'], 'session.audio.input.format.rate');
     c.send({ type: 'no.such.event' });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'invalid_event');
+    assert.equal((await c.nextError())['code'], 'invalid_event');
     c.ws.send('{not json');
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'invalid_json');
+    assert.equal((await c.nextError())['code'], 'invalid_json');
     c.send({ type: 'input_audio_buffer.append', audio: 42 });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'invalid_type');
+    assert.equal((await c.nextError())['code'], 'invalid_type');
     c.send({ type: 'conversation.item.truncate', item_id: 'x', content_index: -1, audio_end_ms: 0, event_id: 'evt_1' });
     const e = (await c.next('error'))['error'] as Record<string, unknown>;
     assert.equal(e['param'], 'content_index');
@@ -267,7 +182,7 @@ describe('session protocol', () => {
     assert.equal((updated['session'] as { audio: { input: { format: { type: string } } } }).audio.input.format.type, 'audio/pcmu');
     assert.equal(peer.sessions.at(-1)!.closed, null);
     assert.deepEqual(peer.sessions.at(-1)!.config!.audio.input.format, { type: 'audio/pcmu' });
-    c.close();
+    c.terminate();
   });
 
   test('a spoken turn (pcmu): VAD events, committed user item, transcript, audio response', async () => {
@@ -301,7 +216,7 @@ describe('session protocol', () => {
     const rec = peer.sessions.at(-1)!;
     assert.deepEqual(rec.conversation.map((i) => (i.type === 'message' ? i.role : i.type)), ['user', 'assistant']);
     assert.ok(rec.received.some((r) => r.type === 'input_audio_buffer.append' && r.audioBytes === 160));
-    c.close();
+    c.terminate();
   });
 
   test('pcm 24 kHz: reply is PCM16 at 24 kHz, and barge-in cancels the response (turn_detected)', async () => {
@@ -323,11 +238,11 @@ describe('session protocol', () => {
       const r = done['response'] as { status: string; status_details: { reason: string } };
       assert.equal(r.status, 'cancelled');
       assert.equal(r.status_details.reason, 'turn_detected');
-      s.close();
+      s.terminate();
     } finally {
       await slow.close();
     }
-    c.close();
+    c.terminate();
   });
 
   test('response.cancel cancels the active response, else errors response_cancel_not_active', async () => {
@@ -335,19 +250,19 @@ describe('session protocol', () => {
     try {
       const c = await openSession(slow, 'pcmu');
       c.send({ type: 'response.cancel' });
-      assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'response_cancel_not_active');
+      assert.equal((await c.nextError())['code'], 'response_cancel_not_active');
       c.send({ type: 'response.create' });
       await c.next('response.output_audio.delta');
       c.send({ type: 'response.create' });
-      assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'conversation_already_has_active_response');
+      assert.equal((await c.nextError())['code'], 'conversation_already_has_active_response');
       c.send({ type: 'response.cancel' });
       const done = await c.next('response.done');
       const r = done['response'] as { status: string; status_details: { reason: string } };
       assert.equal(r.status, 'cancelled');
       assert.equal(r.status_details.reason, 'client_cancelled');
       c.send({ type: 'response.cancel' });
-      assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'response_cancel_not_active');
-      c.close();
+      assert.equal((await c.nextError())['code'], 'response_cancel_not_active');
+      c.terminate();
     } finally {
       await slow.close();
     }
@@ -366,12 +281,12 @@ describe('session protocol', () => {
       { event_id: null, type: 'conversation.item.truncated', item_id: item.id, content_index: 0, audio_end_ms: 1500 },
     );
     c.send({ type: 'conversation.item.truncate', item_id: item.id, content_index: 0, audio_end_ms: 1600 });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'audio_end_ms');
+    assert.equal((await c.nextError())['param'], 'audio_end_ms');
     c.send({ type: 'conversation.item.truncate', item_id: userItem.id, content_index: 0, audio_end_ms: 0 });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'item_id');
+    assert.equal((await c.nextError())['param'], 'item_id');
     c.send({ type: 'conversation.item.truncate', item_id: 'item_missing', content_index: 0, audio_end_ms: 0 });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'item_not_found');
-    c.close();
+    assert.equal((await c.nextError())['code'], 'item_not_found');
+    c.terminate();
   });
 
   test('conversation.item.create honours previous_item_id; a scripted tool call round-trips', async () => {
@@ -380,9 +295,9 @@ describe('session protocol', () => {
     c.send({ type: 'conversation.item.create', item: { id: 'item_c', type: 'message', role: 'user', content: [{ type: 'input_text', text: 'C' }] } });
     c.send({ type: 'conversation.item.create', previous_item_id: 'item_a', item: { id: 'item_b', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'B' }] } });
     c.send({ type: 'conversation.item.create', previous_item_id: 'item_zzz', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'x' }] } });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['code'], 'item_not_found');
+    assert.equal((await c.nextError())['code'], 'item_not_found');
     c.send({ type: 'conversation.item.create', item: { type: 'message', role: 'assistant', content: [{ type: 'output_audio', audio: 'AAAA' }] } });
-    assert.equal(((await c.next('error'))['error'] as Record<string, unknown>)['param'], 'item.content[0].type');
+    assert.equal((await c.nextError())['param'], 'item.content[0].type');
     const rec = peer.sessions.at(-1)!;
     assert.deepEqual(rec.conversation.map((i) => i.id), ['item_a', 'item_b', 'item_c']);
 
@@ -397,6 +312,6 @@ describe('session protocol', () => {
     const second = await c.next('response.done', (e) => (e['response'] as { output: { type: string }[] }).output[0]!.type === 'message');
     assert.equal((second['response'] as { status: string }).status, 'completed');
     assert.deepEqual(rec.conversation.map((i) => i.type), ['message', 'message', 'message', 'function_call', 'function_call_output', 'message']);
-    c.close();
+    c.terminate();
   });
 });
