@@ -315,3 +315,111 @@ describe('session protocol', () => {
     c.terminate();
   });
 });
+
+describe('more protocol', () => {
+  test('turn_detection null: no VAD events; manual commit needs 100 ms; clear empties the buffer', async () => {
+    const c = await openSession(peer, 'pcmu', null);
+    c.send({ type: 'input_audio_buffer.commit' });
+    assert.equal((await c.nextError()).code, 'input_audio_buffer_commit_empty');
+    speak(c, question8k, 'pcmu');
+    c.send({ type: 'input_audio_buffer.clear' });
+    await c.next('input_audio_buffer.cleared');
+    c.send({ type: 'input_audio_buffer.commit' });
+    assert.equal((await c.nextError()).code, 'input_audio_buffer_commit_empty');
+    speak(c, question8k.subarray(0, 1600), 'pcmu', 0);
+    c.send({ type: 'input_audio_buffer.commit' });
+    const committed = await c.next('input_audio_buffer.committed');
+    await c.next('conversation.item.done', (e) => (e['item'] as { id: string }).id === committed['item_id']);
+    assert.equal(c.ofType('input_audio_buffer.speech_started').length, 0);
+    assert.equal(c.ofType('response.created').length, 0);
+    c.send({ type: 'conversation.item.delete', item_id: committed['item_id'] });
+    assert.equal((await c.next('conversation.item.deleted'))['item_id'], committed['item_id']);
+    assert.equal(peer.sessions.at(-1)!.conversation.length, 0);
+    c.terminate();
+  });
+
+  test('create_response false: the turn is committed but nothing answers', async () => {
+    const c = await openSession(peer, 'pcmu', { type: 'server_vad', silence_duration_ms: 200, create_response: false });
+    speak(c, question8k, 'pcmu');
+    await c.next('conversation.item.input_audio_transcription.completed');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.ofType('response.created').length, 0);
+    c.terminate();
+  });
+
+  test('interrupt_response false: speech during a response does not cancel it', async () => {
+    const slow = await startRealtimePeer({ apiKey: API_KEY, vad: { minSpeechMs: 30 }, pacing: { chunkMs: 100, deltasPerBurst: 3, burstIntervalMs: 20, firstDeltaDelayMs: 0 } });
+    try {
+      const c = await openSession(slow, 'pcmu', { type: 'server_vad', silence_duration_ms: 200, interrupt_response: false });
+      c.send({ type: 'response.create' });
+      await c.next('response.output_audio.delta');
+      speak(c, interrupt8k.subarray(0, 8000), 'pcmu', 0);
+      await c.next('input_audio_buffer.speech_started');
+      assert.equal(((await c.next('response.done'))['response'] as { status: string }).status, 'completed');
+      c.terminate();
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('text responses stream output_text; out-of-band responses stay out of the conversation', async () => {
+    const c = await openSession(peer, 'pcm', null);
+    c.send({ type: 'response.create', response: { output_modalities: ['text'], conversation: 'none', metadata: { purpose: 'summary' } } });
+    const done = await c.next('response.done');
+    const r = done['response'] as { output_modalities: string[]; metadata: unknown; conversation_id: unknown };
+    assert.deepEqual(r.output_modalities, ['text']);
+    assert.deepEqual(r.metadata, { purpose: 'summary' });
+    assert.equal(r.conversation_id, null);
+    assert.equal((await c.next('response.output_text.done'))['text'], 'Hello from the peer.');
+    assert.equal(c.ofType('response.output_audio.delta').length, 0);
+    assert.equal(peer.sessions.at(-1)!.conversation.length, 0);
+    c.terminate();
+  });
+
+  test('binary frames are errors, not crashes; the voice is locked after audio', async () => {
+    const c = await openSession(peer, 'pcmu', null);
+    c.ws.send(Buffer.from([1, 2, 3]));
+    assert.equal((await c.nextError()).code, 'invalid_event');
+    c.send({ type: 'response.create' });
+    await c.next('response.done');
+    c.send({ type: 'session.update', session: { type: 'realtime', audio: { output: { voice: 'ash' } } } });
+    assert.equal((await c.nextError()).code, 'cannot_update_voice');
+    c.terminate();
+  });
+
+  test('records the upgrade URL verbatim; recordAudio/recordEvents off keep records small', async () => {
+    const lean = await startRealtimePeer({ apiKey: API_KEY, recordAudio: false, ...FAST });
+    const none = await startRealtimePeer({ apiKey: API_KEY, recordEvents: false, ...FAST });
+    try {
+      const c = connectToPeer(lean, API_KEY, { model: 'gpt-realtime-mini' });
+      clients.push(c);
+      await c.next('session.created');
+      c.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(160).toString('base64') });
+      c.send({ type: 'response.create' });
+      await c.next('response.done');
+      const s = lean.sessions[0]!;
+      assert.equal(s.url, '/v1/realtime?model=gpt-realtime-mini');
+      assert.equal(s.model, 'gpt-realtime-mini');
+      assert.equal(s.config!.model, 'gpt-realtime-mini');
+      const append = s.received.find((r) => r.type === 'input_audio_buffer.append')!;
+      assert.equal(append.audioBytes, 160);
+      assert.equal(s.receivedOfType('input_audio_buffer.append')[0]!.audio, '');
+      const delta = s.sent.find((e) => e.type === 'response.output_audio.delta')!;
+      assert.equal(delta.event['delta'], '');
+      assert.ok(delta.audioBytes! > 0);
+
+      const d = connectToPeer(none, API_KEY);
+      clients.push(d);
+      const seen: string[] = [];
+      none.on('serverEvent', (_s, e) => seen.push(e.type));
+      await d.next('session.created');
+      d.send({ type: 'response.create' });
+      await d.next('response.done');
+      assert.equal(none.sessions[0]!.sent.length, 0);
+      assert.ok(seen.includes('response.done'));
+    } finally {
+      await lean.close();
+      await none.close();
+    }
+  });
+});

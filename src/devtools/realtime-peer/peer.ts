@@ -40,6 +40,8 @@ export interface RealtimePeerOptions {
   readonly sessionMaxAgeMs?: number;
   /** Keep audio payloads in the records (default true). Turn off for long or many calls. */
   readonly recordAudio?: boolean;
+  /** Keep every event in the records (default true). Off for load runs; listeners still get every event. */
+  readonly recordEvents?: boolean;
   /** Largest client frame accepted. Default 16 MiB. */
   readonly maxPayloadBytes?: number;
   /** Wall clock in ms for token expiry and expires_at; tests pass a fake one to age tokens. */
@@ -212,6 +214,7 @@ export async function startRealtimePeer(opts: RealtimePeerOptions): Promise<Real
       pacing: { ...DEFAULT_PACING, ...opts.pacing },
       vad: { minSpeechMs: DEFAULT_VAD_PARAMS.minSpeechMs, ...opts.vad },
       recordAudio: opts.recordAudio ?? true,
+      recordEvents: opts.recordEvents ?? true,
       maxAgeMs: opts.sessionMaxAgeMs ?? 60 * 60 * 1000,
     },
   });

@@ -3,7 +3,9 @@
 // client event received and server event sent, the conversation and how the
 // socket closed. Also the typed event map tests subscribe to. Records are
 // appended by the server and sessions; tests only read them.
-// Never stores the long-lived API key's value: only which kind of credential was used.
+// The Authorization header is reduced to the kind of credential it carried;
+// everything else (URL, other headers) is kept verbatim so a test can catch a
+// key leaking through any other channel.
 
 import type { ClientEvent, ProtocolError } from './client-events.js';
 import type { ConversationItem } from './conversation.js';
@@ -42,6 +44,8 @@ export type UpgradeOutcome =
 
 export interface UpgradeRecord {
   readonly at: number;
+  /** Path and query exactly as requested. */
+  readonly url: string;
   readonly path: string;
   readonly model: string | null;
   readonly credential: CredentialRecord;
@@ -88,7 +92,10 @@ export interface PeerSession {
   readonly id: string;
   readonly openedAt: number;
   readonly credential: CredentialRecord;
+  /** Upgrade request headers, Authorization reduced to `Bearer <kind>`. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Path and query of the upgrade request, verbatim. */
+  readonly url: string;
   /** The `model` query parameter, or null when absent. */
   readonly model: string | null;
   readonly received: readonly ReceivedEvent[];
@@ -147,6 +154,7 @@ export class SessionRecord implements PeerSession {
     readonly openedAt: number,
     readonly credential: CredentialRecord,
     readonly headers: Readonly<Record<string, string | string[] | undefined>>,
+    readonly url: string,
     readonly model: string | null,
   ) {}
 

@@ -262,7 +262,7 @@ export class PeerServer {
     const credential = this.classify(bearer(req));
     const model = url.searchParams.get('model');
     const record = (outcome: UpgradeOutcome): void => {
-      const r: UpgradeRecord = { at: performance.now(), path: url.pathname, model, credential, headers: recordHeaders(req, credential), outcome };
+      const r: UpgradeRecord = { at: performance.now(), url: req.url ?? '', path: url.pathname, model, credential, headers: recordHeaders(req, credential), outcome };
       this.ctx.upgrades.push(r);
       this.ctx.emit('upgrade', r);
     };
@@ -305,7 +305,7 @@ export class PeerServer {
 
   private onSocket(ws: WebSocket, req: IncomingMessage, credential: CredentialRecord, model: string | null): void {
     const index = this.ctx.sessions.length;
-    const rec = new SessionRecord(index, `sess_${randomBytes(9).toString('hex')}`, performance.now(), credential, recordHeaders(req, credential), model);
+    const rec = new SessionRecord(index, `sess_${randomBytes(9).toString('hex')}`, performance.now(), credential, recordHeaders(req, credential), req.url ?? '', model);
     this.ctx.sessions.push(rec);
     const control = new SocketControlImpl(ws, rec, this.ctx.emit);
     this.controls.push(control);

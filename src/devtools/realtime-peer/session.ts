@@ -52,6 +52,8 @@ export interface SessionDeps {
   readonly pacing: Pacing;
   readonly vad: VadTuning;
   readonly recordAudio: boolean;
+  /** Keep received/sent events in the record at all (listeners still see them). */
+  readonly recordEvents: boolean;
   /** Milliseconds after which the session ends with session_expired. */
   readonly maxAgeMs: number;
 }
@@ -133,7 +135,7 @@ export class RealtimeSession {
     if (this.ended) return;
     const error: ProtocolError = { type: 'invalid_request_error', code: 'invalid_event', message: `Binary frames are not supported (got ${byteLength} bytes); send JSON text frames.`, param: null, event_id: null };
     const entry = { at: performance.now(), type: null, error };
-    this.deps.record.received.push(entry);
+    if (this.deps.recordEvents) this.deps.record.received.push(entry);
     this.deps.emit('clientEvent', this.deps.record, entry);
     this.sendError(error);
   }
@@ -145,7 +147,7 @@ export class RealtimeSession {
     const rec = this.deps.record;
     if (!parsed.ok) {
       const entry = { at, type: parsed.eventType, error: parsed.error };
-      rec.received.push(entry);
+      if (this.deps.recordEvents) rec.received.push(entry);
       this.deps.emit('clientEvent', rec, entry);
       this.sendError(parsed.error);
       return;
@@ -157,7 +159,7 @@ export class RealtimeSession {
       if (!this.deps.recordAudio) event = { ...event, audio: '' };
     }
     const entry = audio === undefined ? { at, type: event.type, event } : { at, type: event.type, event, audioBytes: audio.length };
-    rec.received.push(entry);
+    if (this.deps.recordEvents) rec.received.push(entry);
     this.deps.emit('clientEvent', rec, entry);
     if (audio !== undefined) this.onAppend(audio);
     else this.dispatch(parsed.event);
@@ -245,7 +247,8 @@ export class RealtimeSession {
     this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(audioStartMs), item_id: itemId });
     // Barge-in: the service cancels its own response when the caller talks over it.
     const td = this.config.turnDetection;
-    if (this.active !== null && td !== null && td.interruptResponse) this.finishResponse('cancelled', 'turn_detected');
+    // Out-of-band responses (conversation: 'none') are not interrupted, as on the service.
+    if (this.active !== null && this.active.inConversation && td !== null && td.interruptResponse) this.finishResponse('cancelled', 'turn_detected');
     this.deps.emit('speechStarted', this.deps.record, { itemId, audioStartMs: Math.round(audioStartMs) });
   }
 
@@ -489,7 +492,7 @@ export class RealtimeSession {
     this.deps.transport.send(JSON.stringify(event));
     const recorded = audioBytes !== undefined && !this.deps.recordAudio ? { ...event, delta: '' } : event;
     const entry = audioBytes === undefined ? { at: performance.now(), type: body.type, event: recorded } : { at: performance.now(), type: body.type, event: recorded, audioBytes };
-    this.deps.record.sent.push(entry);
+    if (this.deps.recordEvents) this.deps.record.sent.push(entry);
     this.deps.emit('serverEvent', this.deps.record, entry);
   }
 }
