@@ -125,7 +125,8 @@ export class RealtimeSession {
   /** The 60-minute cap (or the configured one): error session_expired, then close 1001. */
   expire(): void {
     if (this.ended) return;
-    this.sendError({ type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.', param: null, event_id: null });
+    const minutes = Math.round((this.deps.maxAgeMs / 60000) * 100) / 100;
+    this.sendError({ type: 'invalid_request_error', code: 'session_expired', message: `Your session hit the maximum duration of ${minutes} minutes.`, param: null, event_id: null });
     this.dispose();
     this.deps.transport.close(1001, 'session_expired');
   }
