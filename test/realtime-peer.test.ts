@@ -332,6 +332,8 @@ describe('more protocol', () => {
     await c.next('conversation.item.done', (e) => (e['item'] as { id: string }).id === committed['item_id']);
     assert.equal(c.ofType('input_audio_buffer.speech_started').length, 0);
     assert.equal(c.ofType('response.created').length, 0);
+    c.send({ type: 'conversation.item.retrieve', item_id: committed['item_id'] });
+    assert.equal(((await c.next('conversation.item.retrieved'))['item'] as { role: string }).role, 'user');
     c.send({ type: 'conversation.item.delete', item_id: committed['item_id'] });
     assert.equal((await c.next('conversation.item.deleted'))['item_id'], committed['item_id']);
     assert.equal(peer.sessions.at(-1)!.conversation.length, 0);

@@ -26,6 +26,7 @@ export type ClientEvent = { readonly event_id?: string } & (
   | { readonly type: 'conversation.item.create'; readonly previous_item_id?: string | null; readonly item: ClientItem }
   | { readonly type: 'conversation.item.truncate'; readonly item_id: string; readonly content_index: number; readonly audio_end_ms: number }
   | { readonly type: 'conversation.item.delete'; readonly item_id: string }
+  | { readonly type: 'conversation.item.retrieve'; readonly item_id: string }
   | { readonly type: 'response.create'; readonly response: ResponseParams }
   | { readonly type: 'response.cancel'; readonly response_id?: string }
 );
@@ -179,6 +180,7 @@ function parseBody(type: string, e: Obj): ClientEvent {
         audio_end_ms: nonNegInt(e, 'audio_end_ms', 'event'),
       };
     case 'conversation.item.delete':
+    case 'conversation.item.retrieve':
       return { type, item_id: str(e, 'item_id', 'event') };
     case 'response.create':
       return { type, response: parseResponseParams(e['response']) };

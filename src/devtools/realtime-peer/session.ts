@@ -191,6 +191,12 @@ export class RealtimeSession {
         }
         this.send({ type: 'conversation.item.deleted', item_id: e.item_id });
         return;
+      case 'conversation.item.retrieve': {
+        const item = this.conversation.get(e.item_id);
+        if (item === undefined) return this.fail('item_not_found', `Item with id '${e.item_id}' not found.`, 'item_id', e.event_id);
+        this.send({ type: 'conversation.item.retrieved', item: snapshotItem(item) });
+        return;
+      }
       case 'response.create':
         if (this.active !== null) {
           return this.fail('conversation_already_has_active_response', `Conversation already has an active response in progress: ${this.active.id}. Wait until the response is finished before creating a new one.`, null, e.event_id);
