@@ -109,8 +109,7 @@ class MulawToPcm24 implements InboundTranscoder {
       k.decodeUpsample(n);
       out.set(this.kOut.of(6 * n), 6 * pos);
       if (!HOST_LITTLE_ENDIAN) swapBytePairs(out, 6 * pos, 6 * (pos + n));
-      const line = k.upLine;
-      for (let j = 0; j < UP_HIST; j++) this.hist[j] = line[n + j]!;
+      this.hist.set(k.upHistOut);
       pos += n;
     }
     return this.out.of(6 * len);
@@ -154,8 +153,7 @@ class Pcm24ToMulaw implements OutboundTranscoder {
       src += take;
       k.downsampleEncode(n);
       out.set(this.kOut.of(n), done);
-      const line = k.downLine;
-      for (let j = 0; j < DOWN_HIST; j++) this.hist[j] = line[3 * n + j]!;
+      this.hist.set(k.downHistOut);
       done += n;
     }
     for (; src < len; src++) this.carry[this.carryLen++] = pcm[src]!;
@@ -197,10 +195,10 @@ export class UpsampleBy3 {
     for (let pos = 0; pos < len; ) {
       const n = Math.min(UP_CHUNK, len - pos);
       k.upLine.set(n === len ? input : input.subarray(pos, pos + n), UP_HIST);
-      for (let j = 0; j < UP_HIST; j++) k.upLine[j] = this.hist[j]!;
+      k.upLine.set(this.hist);
       k.upsample(n);
       this.out.buf.set(this.kOut.of(3 * n), 3 * pos);
-      for (let j = 0; j < UP_HIST; j++) this.hist[j] = k.upLine[n + j]!;
+      this.hist.set(k.upHistOut);
       pos += n;
     }
     return this.out.of(3 * len);
@@ -244,7 +242,7 @@ export class DownsampleBy3 {
       src += take;
       k.downsample(n);
       this.out.buf.set(this.kOut.of(n), done);
-      for (let j = 0; j < DOWN_HIST; j++) this.hist[j] = line[3 * n + j]!;
+      this.hist.set(k.downHistOut);
       done += n;
     }
     for (; src < len; src++) this.carry[this.carryLen++] = input[src]!;

@@ -23,7 +23,9 @@ export interface FirKernel {
   /** 3 × UP_CHUNK output samples; upOutBytes is the same memory as bytes (little-endian on the wasm kernel). */
   readonly upOut: Int16Array;
   readonly upOutBytes: Uint8Array;
-  /** upLine[0 .. UP_HIST + n) → upOut[0 .. 3n). */
+  /** After a run: upLine[n .. n + UP_HIST), the history for the next run. */
+  readonly upHistOut: Int16Array;
+  /** upLine[0 .. UP_HIST + n) → upOut[0 .. 3n), and fills upHistOut. */
   upsample(n: number): void;
   /** Decodes upMulaw[0 .. n) into upLine[UP_HIST ..], then upsample(n). */
   decodeUpsample(n: number): void;
@@ -34,7 +36,9 @@ export interface FirKernel {
   readonly downLineBytes: Uint8Array;
   readonly downOut: Int16Array;
   readonly downMulaw: Uint8Array;
-  /** downLine[0 .. DOWN_HIST + 3n) → downOut[0 .. n). */
+  /** After a run: downLine[3n .. 3n + DOWN_HIST), the history for the next run. */
+  readonly downHistOut: Int16Array;
+  /** downLine[0 .. DOWN_HIST + 3n) → downOut[0 .. n), and fills downHistOut. */
   downsample(n: number): void;
   /** downsample(n), writing μ-law bytes to downMulaw[0 .. n) instead. */
   downsampleEncode(n: number): void;
@@ -52,10 +56,22 @@ export function createJsKernel(): FirKernel {
   const downLine = new Int16Array(DOWN_HIST + 3 * DOWN_CHUNK);
   const downOut = new Int16Array(DOWN_CHUNK);
   const downMulaw = new Uint8Array(DOWN_CHUNK);
+  const upHistOut = new Int16Array(UP_HIST);
+  const downHistOut = new Int16Array(DOWN_HIST);
+  const downHist = DOWN_HIST;
   const upTaps = UP_TAPS;
+  const decodeTable = MULAW_DECODE_TABLE;
+  const encodeTable = MULAW_ENCODE_TABLE;
   const downTaps = DOWN_TAPS;
+  // Module imports are live bindings (a load and a TDZ check per use): copy them to locals for the loops.
   const upRound = 1 << (UP_SHIFT - 1);
   const downRound = 1 << (DOWN_SHIFT - 1);
+  const upShift = UP_SHIFT;
+  const downShift = DOWN_SHIFT;
+  const branch = UP_BRANCH;
+  const branch2 = 2 * UP_BRANCH;
+  const window = DOWN_WINDOW;
+  const upHist = UP_HIST;
 
   function upsample(n: number): void {
     for (let i = 0; i < n; i++) {
@@ -63,24 +79,25 @@ export function createJsKernel(): FirKernel {
       let a0 = 0;
       let a1 = 0;
       let a2 = 0;
-      for (let j = 0; j < UP_BRANCH; j++) {
+      for (let j = 0; j < branch; j++) {
         const x = upLine[i + j]!;
         a0 += upTaps[j]! * x;
-        a1 += upTaps[UP_BRANCH + j]! * x;
-        a2 += upTaps[2 * UP_BRANCH + j]! * x;
+        a1 += upTaps[branch + j]! * x;
+        a2 += upTaps[branch2 + j]! * x;
       }
       const o = 3 * i;
-      upOut[o] = clampInt16((a0 + upRound) >> UP_SHIFT);
-      upOut[o + 1] = clampInt16((a1 + upRound) >> UP_SHIFT);
-      upOut[o + 2] = clampInt16((a2 + upRound) >> UP_SHIFT);
+      upOut[o] = clampInt16((a0 + upRound) >> upShift);
+      upOut[o + 1] = clampInt16((a1 + upRound) >> upShift);
+      upOut[o + 2] = clampInt16((a2 + upRound) >> upShift);
     }
+    for (let j = 0; j < upHist; j++) upHistOut[j] = upLine[n + j]!;
   }
 
   function downAt(i: number): number {
     let acc = 0;
     const base = 3 * i;
-    for (let j = 0; j < DOWN_WINDOW; j++) acc += downTaps[j]! * downLine[base + j]!;
-    return clampInt16((acc + downRound) >> DOWN_SHIFT);
+    for (let j = 0; j < window; j++) acc += downTaps[j]! * downLine[base + j]!;
+    return clampInt16((acc + downRound) >> downShift);
   }
 
   return {
@@ -89,20 +106,24 @@ export function createJsKernel(): FirKernel {
     upMulaw,
     upOut,
     upOutBytes: new Uint8Array(upOut.buffer, upOut.byteOffset, upOut.byteLength),
+    upHistOut,
     upsample,
     decodeUpsample(n: number): void {
-      for (let i = 0; i < n; i++) upLine[UP_HIST + i] = MULAW_DECODE_TABLE[upMulaw[i]!]!;
+      for (let i = 0; i < n; i++) upLine[upHist + i] = decodeTable[upMulaw[i]!]!;
       upsample(n);
     },
     downLine,
     downLineBytes: new Uint8Array(downLine.buffer, downLine.byteOffset, downLine.byteLength),
     downOut,
     downMulaw,
+    downHistOut,
     downsample(n: number): void {
       for (let i = 0; i < n; i++) downOut[i] = downAt(i);
+      for (let j = 0; j < downHist; j++) downHistOut[j] = downLine[3 * n + j]!;
     },
     downsampleEncode(n: number): void {
-      for (let i = 0; i < n; i++) downMulaw[i] = MULAW_ENCODE_TABLE[downAt(i) & 0xffff]!;
+      for (let i = 0; i < n; i++) downMulaw[i] = encodeTable[downAt(i) & 0xffff]!;
+      for (let j = 0; j < downHist; j++) downHistOut[j] = downLine[3 * n + j]!;
     },
   };
 }
