@@ -1,32 +1,46 @@
 // Assembles the bridge: one Fastify instance with the health routes, the
-// voice webhook and the media stream route, and the registry of live calls.
-// Tests call buildApp without opening a port, or listen on loopback where a
-// real socket is the point.
+// voice webhook and the media stream route, the registry of live calls, and
+// the drain that SIGTERM starts. Tests call buildApp without opening a port,
+// or listen on loopback where a real socket is the point.
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import type { Config } from './config/config.js';
 import { CallSession, type CallSummary } from './call/call-session.js';
+import { twilioCallControl, type CallControl } from './twilio/call-control.js';
 import { TwilioSignatureVerifier } from './twilio/signature.js';
 import { StreamTicketIssuer, type UsedTicketLedger } from './twilio/stream-ticket.js';
 import { voiceWebhook } from './twilio/voice-webhook.js';
 import { mediaStreamRoute } from './twilio/media-stream-route.js';
 import { realtimeConnector, type UpstreamConnector } from './upstream/connect.js';
+import type { ConnectAttempt } from './upstream/realtime-link.js';
+import type { ReconnectPolicy } from './upstream/reconnect-policy.js';
 
 export interface AppDeps {
   readonly logger?: FastifyBaseLogger;
   readonly now?: () => number;
   readonly connectUpstream?: UpstreamConnector;
+  readonly callControl?: CallControl;
   readonly ticketLedger?: UsedTicketLedger;
   readonly startTimeoutMs?: number;
+  readonly reconnectPolicy?: () => ReconnectPolicy;
   readonly onCallEnded?: (summary: CallSummary) => void;
+  readonly onConnectAttempt?: (callSid: string, attempt: ConnectAttempt) => void;
 }
 
 export interface Bridge {
   readonly app: FastifyInstance;
   readonly calls: ReadonlySet<CallSession>;
+  /**
+   * Stops admitting calls (readyz turns 503, new callers get the fallback),
+   * lets live calls finish until the drain deadline, hands the rest to the
+   * fallback, then closes the server.
+   */
+  drain(): Promise<void>;
 }
+
+const HANDOFF_WAIT_MS = 6000;
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Bridge> {
   const now = deps.now ?? Date.now;
@@ -41,6 +55,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   });
   const verifier = new TwilioSignatureVerifier(config.twilio.authToken, config.publicUrl);
   const tickets = new StreamTicketIssuer(config.twilio.authToken, config.ticketTtlSeconds * 1000, deps.ticketLedger);
+  const callControl =
+    deps.callControl ?? twilioCallControl(config.twilio.accountSid, config.twilio.authToken, config.twilioApiBaseUrl, config.upstreamConnectTimeoutMs);
   const connectUpstream =
     deps.connectUpstream ??
     realtimeConnector({
@@ -55,14 +71,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       transcriptionModel: config.agent.transcriptionModel,
     });
   const calls = new Set<CallSession>();
+  let draining = false;
 
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: config.maxMessageBytes, perMessageDeflate: false } });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => ({ status: 'ready', calls: calls.size }));
+  app.get('/readyz', async (_request, reply) =>
+    draining ? reply.code(503).send({ status: 'draining', calls: calls.size }) : { status: 'ready', calls: calls.size },
+  );
 
-  await app.register(voiceWebhook, { verifier, tickets, accountSid: config.twilio.accountSid, now });
+  await app.register(voiceWebhook, {
+    verifier,
+    tickets,
+    accountSid: config.twilio.accountSid,
+    now,
+    fallbackVerbs: config.fallback.twimlVerbs,
+    refuseNewCall: () => (draining ? 'draining' : undefined),
+  });
   await app.register(mediaStreamRoute, {
     verifier,
     tickets,
@@ -76,12 +102,17 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
           maxOutboundLeadMs: config.maxOutboundLeadMs,
           startTimeoutMs: deps.startTimeoutMs ?? 5000,
           connectUpstream,
+          callControl,
+          fallbackVerbs: config.fallback.twimlVerbs,
+          resilience: config.resilience,
           log: request.log,
           now,
+          ...(deps.reconnectPolicy ? { reconnectPolicy: deps.reconnectPolicy() } : {}),
           onEnded: (summary) => {
             calls.delete(session);
             deps.onCallEnded?.(summary);
           },
+          onConnectAttempt: (attempt) => deps.onConnectAttempt?.(claims.callSid, attempt),
         },
       );
       calls.add(session);
@@ -92,5 +123,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     },
   });
 
-  return { app, calls };
+  const waitForCalls = async (ms: number): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    while (calls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+    return calls.size === 0;
+  };
+
+  let drained: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    (drained ??= (async () => {
+      draining = true;
+      app.log.info({ calls: calls.size, deadlineMs: config.drainTimeoutMs }, 'draining: no new calls; waiting for live calls to end');
+      if (!(await waitForCalls(config.drainTimeoutMs))) {
+        app.log.warn({ calls: calls.size }, 'drain deadline reached: handing live calls to the fallback');
+        for (const call of calls) call.handOff('the bridge is shutting down');
+        await waitForCalls(HANDOFF_WAIT_MS);
+      }
+      await app.close();
+    })());
+
+  return { app, calls, drain };
 }

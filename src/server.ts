@@ -15,12 +15,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { app } = await buildApp(config);
+  const { app, drain } = await buildApp(config);
   const shutdown = (signal: string) => {
     app.log.info({ signal }, 'shutting down');
-    app.close().then(
+    drain().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        app.log.error({ err }, 'drain failed');
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

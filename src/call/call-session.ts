@@ -1,21 +1,27 @@
 // Owns one call: the state machine between the Twilio media socket and the
-// realtime session. Twilio messages flow in through `onTwilioMessage`, AI
-// events through the upstream handlers; audio goes one way through
-// CallerAudioPath and the other through AssistantAudioPath. Any failure ends
-// this call alone, with a close code and a log line that says why; nothing
-// here throws into the server. Never logs audio, tokens or tickets.
+// realtime AI. Twilio messages flow in through `onTwilioMessage`; AI events
+// arrive through the RealtimeLink, which survives drops and rolls sessions
+// over. Audio goes one way through CallerAudioPath and the other through
+// AssistantAudioPath. While the AI is away the caller hears comfort audio,
+// and past the outage budget (or on a fatal failure) the call is handed to
+// the fallback through Twilio's REST API. Any failure ends this call alone.
+// Never logs audio, tokens or tickets.
 
 import type { FastifyBaseLogger } from 'fastify';
 import type { AudioMode } from '../config/config.js';
+import { ComfortAudio, type ComfortSound } from '../audio/comfort-audio.js';
 import { parseTwilioMessage, type StartMessage, type TwilioMessage } from '../twilio/media-stream-messages.js';
+import { mediaMessage } from '../twilio/media-stream-writer.js';
 import type { StreamTicketClaims } from '../twilio/stream-ticket.js';
-import { cancelResponse, truncateItem } from '../upstream/client-events.js';
+import type { CallControl } from '../twilio/call-control.js';
+import { cancelResponse, createResponse, functionCallOutput, truncateItem } from '../upstream/client-events.js';
 import type { UpstreamConnector } from '../upstream/connect.js';
-import { ClientSecretError } from '../upstream/client-secret.js';
-import type { RealtimeConnection } from '../upstream/realtime-connection.js';
+import { RealtimeLink, type ConnectAttempt, type SessionKind } from '../upstream/realtime-link.js';
+import type { ReconnectPolicy } from '../upstream/reconnect-policy.js';
 import type { ServerEvent } from '../upstream/server-events.js';
 import { AssistantAudioPath } from './assistant-audio.js';
 import { CallerAudioPath } from './caller-audio.js';
+import { ConversationLog } from './conversation-log.js';
 
 /** The Twilio side as the session sees it: a text socket. */
 export interface TwilioSocket {
@@ -28,12 +34,24 @@ export interface CallSessionOptions {
   readonly maxOutboundLeadMs: number;
   readonly startTimeoutMs: number;
   readonly connectUpstream: UpstreamConnector;
+  readonly callControl: CallControl;
+  /** TwiML verbs the call is handed to when the AI cannot serve it. */
+  readonly fallbackVerbs: string;
+  readonly resilience: {
+    readonly rolloverAfterMs: number;
+    readonly callerBufferMs: number;
+    readonly comfortAfterMs: number;
+    readonly comfortSound: ComfortSound | 'off';
+    readonly outageBudgetMs: number;
+  };
   readonly log: FastifyBaseLogger;
   readonly now?: () => number;
+  readonly reconnectPolicy?: ReconnectPolicy;
   readonly onEnded?: (summary: CallSummary) => void;
+  readonly onConnectAttempt?: (attempt: ConnectAttempt) => void;
 }
 
-export type CallOutcome = 'completed' | 'rejected' | 'upstream_failed' | 'upstream_closed' | 'twilio_closed' | 'error';
+export type CallOutcome = 'completed' | 'rejected' | 'fallback' | 'hung_up_by_agent' | 'twilio_closed' | 'error';
 
 export interface CallSummary {
   readonly callSid: string;
@@ -46,6 +64,11 @@ export interface CallSummary {
   readonly gapFilledMs: number;
   readonly bargeIns: number;
   readonly ignoredMessages: number;
+  readonly reconnects: number;
+  readonly rollovers: number;
+  readonly outageMs: number;
+  readonly callerAudioDroppedMs: number;
+  readonly comfortFrames: number;
 }
 
 /** Close codes sent to Twilio. 1008: policy/protocol violation; 1011: the bridge could not serve the call. */
@@ -55,22 +78,45 @@ const CLOSE_UNSUPPORTED = 1003;
 const CLOSE_INTERNAL = 1011;
 
 const HARMLESS_ERRORS = new Set(['response_cancel_not_active', 'conversation_already_has_active_response', 'input_audio_buffer_commit_empty']);
+const HOUSEKEEPING_MS = 250;
+/** Above this many bytes queued towards the AI, the server is not reading: caller audio waits in its own bound. */
+const UPSTREAM_BACKLOG_BYTES = 256 * 1024;
+/** A server that stays that far behind this long is replaced by a fresh session. */
+const UPSTREAM_STALL_MS = 3000;
+/** After a REST hand-off Twilio closes the stream; if it has not, the bridge does. */
+const HANDOFF_GRACE_MS = 5000;
 
 export class CallSession {
-  #state: 'awaiting_start' | 'streaming' | 'ended' = 'awaiting_start';
+  #state: 'awaiting_start' | 'streaming' | 'handing_off' | 'ended' = 'awaiting_start';
   #log: FastifyBaseLogger;
   #streamSid: string | undefined;
   #startTimer: NodeJS.Timeout | undefined;
-  #upstream: RealtimeConnection | undefined;
-  #caller: CallerAudioPath;
+  readonly #link: RealtimeLink;
+  readonly #caller: CallerAudioPath;
   #assistant: AssistantAudioPath | undefined;
+  readonly #conversation = new ConversationLog();
   #activeResponseId: string | undefined;
-  // Responses cancelled by barge-in: their late deltas are dropped. Small, and cleared as responses finish.
+  #callerSpeaking = false;
+  #hangupRequested = false;
+  // Responses cancelled by barge-in or cut by a drop: their late deltas are dropped.
   readonly #cancelled = new Set<string>();
   // The audio item each running response speaks into, so its end can flush the last partial frame.
   readonly #audioItemOf = new Map<string, string>();
+  // Items of the current session: only these can be truncated on it.
+  #sessionItems = new Set<string>();
+  #outageSince: number | undefined;
+  #outageTotalMs = 0;
+  #comfortTimer: NodeJS.Timeout | undefined;
+  #budgetTimer: NodeJS.Timeout | undefined;
+  #handoffTimer: NodeJS.Timeout | undefined;
+  readonly #housekeeping: NodeJS.Timeout;
+  #stalledSince: number | undefined;
+  readonly #comfort: ComfortAudio | undefined;
+  #comfortFrames = 0;
   #bargeIns = 0;
   #ignored = 0;
+  #reconnects = 0;
+  #rollovers = 0;
   readonly #startedAt: number;
   readonly #now: () => number;
 
@@ -82,14 +128,37 @@ export class CallSession {
     this.#now = options.now ?? Date.now;
     this.#startedAt = this.#now();
     this.#log = options.log.child({ callSid: ticket.callSid });
-    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#upstream?.send(event) ?? false);
+    const { resilience } = options;
+    this.#comfort = resilience.comfortSound === 'off' ? undefined : new ComfortAudio(resilience.comfortSound);
+    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs);
     this.#startTimer = setTimeout(() => this.end('rejected', 'no start message within the deadline', CLOSE_POLICY), options.startTimeoutMs);
+    this.#housekeeping = setInterval(() => this.#tidy(), HOUSEKEEPING_MS);
+    this.#link = new RealtimeLink(
+      { connect: options.connectUpstream, now: this.#now, rolloverAfterMs: resilience.rolloverAfterMs, ...(options.reconnectPolicy ? { policy: options.reconnectPolicy } : {}) },
+      {
+        onEvent: (event) => this.#onUpstreamEvent(event),
+        onMalformed: (detail) => this.#log.warn({ detail }, 'ignored a malformed message from the AI server'),
+        onSessionReady: (kind, send) => this.#onSessionReady(kind, send),
+        onSessionActive: (kind) => this.#onSessionActive(kind),
+        onOutage: (reason) => this.#onOutage(reason),
+        onFatal: (reason) => this.handOff(`AI service unusable: ${reason}`),
+        onAttempt: (attempt) => {
+          if (attempt.outcome !== 'ok') this.#log.warn({ attempt: attempt.attempt, kind: attempt.kind, outcome: attempt.outcome, reason: attempt.reason }, 'AI connect attempt failed');
+          options.onConnectAttempt?.(attempt);
+        },
+      },
+    );
     // Opening the AI session while Twilio sends `start` saves a round trip; caller audio waits in a bounded buffer.
-    this.#openUpstream();
+    this.#link.start();
+    this.#onOutage('connecting', true);
   }
 
   get isEnded(): boolean {
     return this.#state === 'ended';
+  }
+
+  get callSid(): string {
+    return this.ticket.callSid;
   }
 
   onTwilioMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
@@ -106,10 +175,34 @@ export class CallSession {
     }
   }
 
-  /** The Twilio socket closed (hang-up or network). */
+  /** The Twilio socket closed (hang-up, hand-off or network). */
   onTwilioClose(code: number): void {
     if (this.#state === 'ended') return;
+    if (this.#state === 'handing_off') return this.end('fallback', 'handed to the fallback', undefined);
     this.end('twilio_closed', `Twilio socket closed (${code})`, undefined);
+  }
+
+  /**
+   * Hands the call to the fallback TwiML through Twilio's REST API (which
+   * ends the stream). If that fails, closing the socket makes Twilio run the
+   * same fallback, which the webhook placed after <Connect>.
+   */
+  handOff(reason: string): void {
+    if (this.#state === 'ended' || this.#state === 'handing_off') return;
+    this.#log.error({ reason }, 'handing the call to the fallback');
+    this.#state = 'handing_off';
+    this.#stopOutageTimers();
+    this.#link.close();
+    this.#handoffTimer = setTimeout(() => this.end('fallback', `${reason}; Twilio did not end the stream`, CLOSE_INTERNAL), HANDOFF_GRACE_MS);
+    this.options.callControl.redirect(this.ticket.callSid, `<Response>${this.options.fallbackVerbs}</Response>`).then(
+      (found) => {
+        if (!found) this.end('twilio_closed', 'the call was already gone at hand-off', CLOSE_NORMAL);
+      },
+      (err: unknown) => {
+        this.#log.error({ detail: err instanceof Error ? err.message : String(err) }, 'REST hand-off failed; closing the stream so Twilio runs the fallback');
+        this.end('fallback', reason, CLOSE_INTERNAL);
+      },
+    );
   }
 
   /** Ends the call once: stops timers, closes both sockets, logs a summary. */
@@ -117,8 +210,11 @@ export class CallSession {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
+    clearTimeout(this.#handoffTimer);
+    clearInterval(this.#housekeeping);
+    this.#stopOutageTimers();
     this.#assistant?.stop();
-    this.#upstream?.close(1000, 'call ended');
+    this.#link.close();
     if (twilioCloseCode !== undefined) this.twilio.close(twilioCloseCode, reason.slice(0, 120));
     const summary: CallSummary = {
       callSid: this.ticket.callSid,
@@ -131,8 +227,13 @@ export class CallSession {
       gapFilledMs: this.#caller.stats.gapFilledMs,
       bargeIns: this.#bargeIns,
       ignoredMessages: this.#ignored,
+      reconnects: this.#reconnects,
+      rollovers: this.#rollovers,
+      outageMs: this.#outageTotalMs,
+      callerAudioDroppedMs: this.#caller.stats.droppedWhileWaitingMs,
+      comfortFrames: this.#comfortFrames,
     };
-    const level = outcome === 'completed' || outcome === 'twilio_closed' ? 'info' : 'warn';
+    const level = outcome === 'completed' || outcome === 'twilio_closed' || outcome === 'hung_up_by_agent' ? 'info' : 'warn';
     this.#log[level]({ summary }, `call ended: ${reason}`);
     this.options.onEnded?.(summary);
   }
@@ -144,7 +245,7 @@ export class CallSession {
       case 'start':
         return this.#onStart(message);
       case 'media':
-        if (this.#state !== 'streaming') return this.end('rejected', 'media before start', CLOSE_POLICY);
+        if (this.#state === 'awaiting_start') return this.end('rejected', 'media before start', CLOSE_POLICY);
         if (message.streamSid !== this.#streamSid) return this.#ignore('media for another stream');
         if (message.track !== 'inbound') return;
         this.#caller.push(message.timestamp, message.payload);
@@ -157,7 +258,8 @@ export class CallSession {
         this.#log.info({ digit: message.digit }, 'caller pressed a key');
         return;
       case 'stop':
-        if (this.#state !== 'streaming' || message.streamSid !== this.#streamSid) return this.#ignore('stop for another stream');
+        if (this.#state === 'awaiting_start' || message.streamSid !== this.#streamSid) return this.#ignore('stop for another stream');
+        if (this.#state === 'handing_off') return this.end('fallback', 'handed to the fallback', CLOSE_NORMAL);
         return this.end('completed', 'Twilio stopped the stream', CLOSE_NORMAL);
     }
   }
@@ -183,31 +285,102 @@ export class CallSession {
     this.#log.info('media stream started');
   }
 
-  #openUpstream(): void {
-    this.options
-      .connectUpstream({
-        onEvent: (event) => this.#onUpstreamEvent(event),
-        onMalformed: (detail) => this.#log.warn({ detail }, 'ignored a malformed message from the AI server'),
-        onClose: (code, reason) => {
-          if (this.#state !== 'ended') this.end('upstream_closed', `AI session closed (${code}${reason ? ` ${reason}` : ''})`, CLOSE_INTERNAL);
-        },
-      })
-      .then(
-        (connection) => {
-          if (this.#state === 'ended') return connection.close(1000, 'call ended');
-          this.#upstream = connection;
-          this.#log.info('AI session open');
-          this.#caller.flush();
-        },
-        (err: unknown) => {
-          const why = err instanceof ClientSecretError || err instanceof Error ? err.message : 'unknown failure';
-          if (this.#state !== 'ended') this.end('upstream_failed', `could not reach the AI service: ${why}`, CLOSE_INTERNAL);
-        },
-      );
+  #sendUpstream(event: string): boolean {
+    // A server that has stopped reading must not make this process buffer without bound.
+    if (this.#link.bufferedAmount > UPSTREAM_BACKLOG_BYTES) return false;
+    return this.#link.send(event);
+  }
+
+  // --- upstream sessions ---------------------------------------------------
+
+  #onSessionReady(kind: SessionKind, send: (event: string) => void): void {
+    if (kind === 'initial') return;
+    // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
+    for (const event of this.#conversation.replayEvents()) send(event);
+  }
+
+  #onSessionActive(kind: SessionKind): void {
+    this.#sessionItems = new Set();
+    this.#callerSpeaking = false;
+    if (kind === 'reconnect') this.#reconnects++;
+    if (kind === 'rollover') this.#rollovers++;
+    if (this.#outageSince !== undefined) {
+      const outageMs = this.#now() - this.#outageSince;
+      if (kind !== 'initial') {
+        this.#outageTotalMs += outageMs;
+        this.#log.info({ kind, outageMs, bufferedMs: this.#caller.waitingMs }, 'AI session restored');
+      }
+      this.#outageSince = undefined;
+      this.#stopOutageTimers();
+    } else if (kind === 'rollover') {
+      this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
+    }
+    this.#caller.flush();
+  }
+
+  /** The AI is away (or not yet reached): count the outage, start comfort audio and the budget. */
+  #onOutage(reason: string, initial = false): void {
+    if (this.#state === 'ended' || this.#state === 'handing_off') return;
+    if (!initial) this.#log.warn({ reason }, 'AI session lost; reconnecting');
+    // The response that was speaking is over: whatever was received plays out, but it is never generated twice.
+    if (this.#activeResponseId !== undefined) {
+      this.#cancelled.add(this.#activeResponseId);
+      const itemId = this.#audioItemOf.get(this.#activeResponseId);
+      if (itemId !== undefined) this.#conversation.assistantInterrupted(itemId, Infinity, Infinity);
+      this.#activeResponseId = undefined;
+    }
+    this.#callerSpeaking = false;
+    if (this.#outageSince !== undefined) return;
+    this.#outageSince = this.#now();
+    const { comfortAfterMs, outageBudgetMs } = this.options.resilience;
+    if (this.#comfort !== undefined) {
+      this.#comfortTimer = setTimeout(() => {
+        this.#comfort!.reset();
+        this.#comfortTimer = setInterval(() => this.#playComfort(), 20);
+      }, comfortAfterMs);
+    }
+    this.#budgetTimer = setTimeout(() => this.handOff(`AI unreachable for ${Math.round(outageBudgetMs / 1000)} s`), outageBudgetMs);
+  }
+
+  #playComfort(): void {
+    // Comfort audio never plays over the assistant's last words, and only once Twilio is streaming.
+    if (this.#assistant === undefined || this.#streamSid === undefined || this.#assistant.isPlaying) return;
+    this.twilio.send(mediaMessage(this.#streamSid, this.#comfort!.nextFrame()));
+    this.#comfortFrames++;
+  }
+
+  #stopOutageTimers(): void {
+    clearTimeout(this.#comfortTimer);
+    clearInterval(this.#comfortTimer);
+    clearTimeout(this.#budgetTimer);
+    this.#comfortTimer = undefined;
+    this.#budgetTimer = undefined;
+  }
+
+  /** Periodic checks: rollover at a turn boundary, a stalled server, a pending hang-up. */
+  #tidy(): void {
+    if (this.#state !== 'streaming') return;
+    const now = this.#now();
+    if (this.#link.isUp && this.#link.bufferedAmount > UPSTREAM_BACKLOG_BYTES) {
+      this.#stalledSince ??= now;
+      if (now - this.#stalledSince > UPSTREAM_STALL_MS) {
+        this.#stalledSince = undefined;
+        this.#link.replace('AI server stopped reading');
+      }
+    } else {
+      this.#stalledSince = undefined;
+    }
+    const atTurnBoundary = this.#activeResponseId === undefined && !this.#callerSpeaking && !(this.#assistant?.isPlaying ?? false);
+    if (this.#hangupRequested && atTurnBoundary) {
+      this.#hangupRequested = false;
+      this.#hangUp();
+      return;
+    }
+    if (atTurnBoundary && this.#link.rolloverDue) this.#link.rollover();
   }
 
   #onUpstreamEvent(event: ServerEvent): void {
-    if (this.#state === 'ended') return;
+    if (this.#state !== 'streaming' && this.#state !== 'awaiting_start') return;
     try {
       this.#dispatchUpstream(event);
     } catch (err) {
@@ -221,14 +394,29 @@ export class CallSession {
       case 'response.output_audio.delta':
         if (this.#cancelled.has(event.responseId) || this.#assistant === undefined) return;
         this.#audioItemOf.set(event.responseId, event.itemId);
+        this.#sessionItems.add(event.itemId);
         this.#assistant.pushDelta(event.itemId, event.delta);
         return;
       case 'input_audio_buffer.speech_started':
+        this.#callerSpeaking = true;
+        this.#conversation.userSpeech(event.itemId);
         return this.#bargeIn();
+      case 'input_audio_buffer.speech_stopped':
+        this.#callerSpeaking = false;
+        return;
+      case 'conversation.item.input_audio_transcription.completed':
+        this.#conversation.userTranscript(event.itemId, event.transcript);
+        return;
+      case 'response.output_audio_transcript.delta':
+        if (!this.#conversation.wasInterrupted(event.itemId)) this.#conversation.assistantDelta(event.itemId, event.delta);
+        return;
+      case 'response.output_audio_transcript.done':
+        this.#conversation.assistantDone(event.itemId, event.transcript);
+        return;
       case 'response.created':
         this.#activeResponseId = event.responseId;
         return;
-      case 'response.done':
+      case 'response.done': {
         if (this.#activeResponseId === event.responseId) this.#activeResponseId = undefined;
         this.#cancelled.delete(event.responseId);
         const itemId = this.#audioItemOf.get(event.responseId);
@@ -236,6 +424,9 @@ export class CallSession {
         if (itemId !== undefined) this.#assistant?.endItem(itemId);
         this.#log.debug({ responseId: event.responseId, status: event.status }, 'response done');
         return;
+      }
+      case 'response.function_call_arguments.done':
+        return this.#onToolCall(event.callId, event.name, event.arguments);
       case 'error':
         if (HARMLESS_ERRORS.has(event.code)) this.#log.debug({ code: event.code }, 'AI server notice');
         else this.#log.warn({ code: event.code, errorType: event.errorType, detail: event.message }, 'AI server reported an error');
@@ -254,15 +445,45 @@ export class CallSession {
     if (interruption !== undefined) {
       this.#bargeIns++;
       const received = this.#assistant!.receivedMs(interruption.itemId);
-      // Truncating at or past the item's end is an error on the server; nothing to do then.
-      if (interruption.heardMs < received) this.#upstream?.send(truncateItem(interruption.itemId, interruption.heardMs));
+      this.#conversation.assistantInterrupted(interruption.itemId, interruption.heardMs, received);
+      // Truncating at or past the item's end is an error on the server, as is an item of a previous session.
+      if (interruption.heardMs < received && this.#sessionItems.has(interruption.itemId)) {
+        this.#link.send(truncateItem(interruption.itemId, interruption.heardMs));
+      }
       this.#log.info({ itemId: interruption.itemId, heardMs: interruption.heardMs }, 'caller barged in');
     }
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
-      this.#upstream?.send(cancelResponse());
+      this.#link.send(cancelResponse());
       this.#activeResponseId = undefined;
     }
+  }
+
+  #onToolCall(callId: string, name: string, args: string): void {
+    this.#conversation.functionCall(callId, name, args);
+    if (name === 'end_call') {
+      const output = { ok: true, note: 'the call ends once the goodbye has played' };
+      this.#conversation.functionOutput(callId, JSON.stringify(output));
+      this.#link.send(functionCallOutput(callId, output));
+      // Hang up only once the goodbye has played out (checked at each housekeeping tick).
+      this.#hangupRequested = true;
+      return;
+    }
+    const output = { error: `unknown tool ${name.slice(0, 60)}` };
+    this.#conversation.functionOutput(callId, JSON.stringify(output));
+    this.#link.send(functionCallOutput(callId, output));
+    this.#link.send(createResponse());
+  }
+
+  #hangUp(): void {
+    this.#log.info('the agent ended the call');
+    this.options.callControl.hangup(this.ticket.callSid).then(
+      () => this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL),
+      (err: unknown) => {
+        this.#log.warn({ detail: err instanceof Error ? err.message : String(err) }, 'REST hang-up failed; closing the stream');
+        this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL);
+      },
+    );
   }
 
   #ignore(why: string): void {

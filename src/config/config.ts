@@ -37,6 +37,27 @@ export interface Config {
   readonly maxOutboundLeadMs: number;
   /** Milliseconds a token mint or an upstream connect may take before it counts as failed. */
   readonly upstreamConnectTimeoutMs: number;
+  readonly resilience: {
+    /** Session age at which a rollover to a fresh session is tried at the next turn boundary. */
+    readonly rolloverAfterMs: number;
+    /** Caller audio kept while the upstream is away; older audio is dropped first. */
+    readonly callerBufferMs: number;
+    /** Outage after which the caller hears comfort audio. */
+    readonly comfortAfterMs: number;
+    readonly comfortSound: 'noise' | 'tone' | 'off';
+    /** Outage after which the call is handed to the fallback. */
+    readonly outageBudgetMs: number;
+  };
+  readonly fallback: {
+    /** Verbs (the inside of <Response>) the call is handed to when the AI cannot serve it. */
+    readonly twimlVerbs: string;
+    /** True when FALLBACK_TWIML was set (a human queue, say) rather than the default apology. */
+    readonly custom: boolean;
+  };
+  /** Origin of Twilio's REST API. */
+  readonly twilioApiBaseUrl: string;
+  /** How long live calls may run after SIGTERM before they are handed to the fallback. */
+  readonly drainTimeoutMs: number;
 }
 
 /** Thrown for a missing or malformed variable; the message is one line fit for an operator. */
@@ -143,8 +164,32 @@ export function loadConfig(env: Env): Config {
     maxMessageBytes: integer(env, 'TWILIO_MAX_MESSAGE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     maxOutboundLeadMs: integer(env, 'MAX_OUTBOUND_LEAD_MS', 200, 40, 2000),
     upstreamConnectTimeoutMs: integer(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
+    resilience: {
+      rolloverAfterMs: integer(env, 'SESSION_ROLLOVER_AFTER_MS', 55 * 60_000, 1000, 60 * 60_000),
+      callerBufferMs: integer(env, 'CALLER_AUDIO_BUFFER_MS', 10_000, 0, 120_000),
+      comfortAfterMs: integer(env, 'COMFORT_AUDIO_AFTER_MS', 500, 0, 60_000),
+      comfortSound: oneOf(env, 'COMFORT_AUDIO', ['noise', 'tone', 'off'] as const, 'noise'),
+      outageBudgetMs: integer(env, 'OUTAGE_BUDGET_MS', 20_000, 1000, 600_000),
+    },
+    fallback: fallbackTwiml(env),
+    twilioApiBaseUrl: httpBase(env, 'TWILIO_API_BASE_URL', 'https://api.twilio.com', false),
+    drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 60_000, 0, 3_600_000),
   };
   return deepFreeze(config);
+}
+
+const DEFAULT_FALLBACK_VERBS =
+  '<Say>Sorry, our assistant is not available right now. Please call again later. Goodbye.</Say><Hangup/>';
+
+/** FALLBACK_TWIML is a whole <Response> document; the bridge keeps the verbs inside it. */
+function fallbackTwiml(env: Env): { twimlVerbs: string; custom: boolean } {
+  const raw = read(env, 'FALLBACK_TWIML');
+  if (raw === undefined) return { twimlVerbs: DEFAULT_FALLBACK_VERBS, custom: false };
+  const match = /^(?:<\?xml[^>]*\?>\s*)?<Response>([\s\S]*)<\/Response>$/.exec(raw);
+  if (!match || match[1]!.trim() === '') {
+    throw new ConfigError('FALLBACK_TWIML', 'expected a TwiML document such as <Response><Dial>+15550100</Dial></Response>');
+  }
+  return { twimlVerbs: match[1]!.trim(), custom: true };
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -17,6 +17,10 @@ export interface VoiceWebhookOptions {
   readonly tickets: StreamTicketIssuer;
   readonly accountSid: string;
   readonly now: () => number;
+  /** Verbs Twilio runs when the AI cannot take the call, or when the stream ends unexpectedly. */
+  readonly fallbackVerbs: string;
+  /** Undefined when a new call may be admitted; otherwise why not (draining, full). */
+  readonly refuseNewCall: () => string | undefined;
   /** Called for every refused request, for metrics and abuse counting. */
   readonly onAuthFailure?: (reason: string, ip: string) => void;
 }
@@ -62,6 +66,12 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
       request.log.warn('refused voice webhook: missing or malformed CallSid');
       return reply.code(400).type('text/plain').send('Bad Request');
     }
+    const refusal = opts.refuseNewCall();
+    if (refusal !== undefined) {
+      // Still valid TwiML, never a 5xx: Twilio would play its generic error to the caller.
+      request.log.warn({ callSid, refusal }, 'voice webhook: call sent to the fallback');
+      return reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${opts.fallbackVerbs}</Response>`);
+    }
     const ticket = opts.tickets.issue(callSid, opts.now());
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url: opts.verifier.streamUrl(STREAM_PATH_PREFIX + ticket) });
@@ -71,6 +81,9 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
       if (value !== undefined) stream.parameter({ name, value });
     }
     request.log.info({ callSid }, 'voice webhook accepted; connecting media stream');
-    return reply.type('text/xml').send(response.toString());
+    // Verbs after <Connect> run only if the stream ends while the call is up (a crash, a closed socket):
+    // the caller then hears the fallback instead of dead air.
+    const twiml = response.toString().replace(/<\/Response>$/, `${opts.fallbackVerbs}</Response>`);
+    return reply.type('text/xml').send(twiml);
   });
 };

@@ -13,3 +13,11 @@ export function truncateItem(itemId: string, audioEndMs: number): string {
 export function cancelResponse(): string {
   return '{"type":"response.cancel"}';
 }
+
+export function functionCallOutput(callId: string, output: unknown): string {
+  return JSON.stringify({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output: JSON.stringify(output) } });
+}
+
+export function createResponse(): string {
+  return '{"type":"response.create"}';
+}

@@ -23,6 +23,7 @@ export type ServerEvent =
     }
   | { readonly type: 'response.done'; readonly responseId: string; readonly status: string; readonly usage: ResponseUsage }
   | { readonly type: 'conversation.item.input_audio_transcription.completed'; readonly itemId: string; readonly transcript: string }
+  | { readonly type: 'response.output_audio_transcript.delta'; readonly itemId: string; readonly delta: string }
   | { readonly type: 'response.output_audio_transcript.done'; readonly responseId: string; readonly itemId: string; readonly transcript: string }
   | {
       readonly type: 'response.function_call_arguments.done';
@@ -111,6 +112,11 @@ export function parseServerEvent(text: string): ServerEventParse {
       const itemId = str(data, 'item_id');
       const transcript = str(data, 'transcript');
       return itemId !== undefined && transcript !== undefined ? ok({ type, itemId, transcript }) : bad(type);
+    }
+    case 'response.output_audio_transcript.delta': {
+      const itemId = str(data, 'item_id');
+      const delta = str(data, 'delta');
+      return itemId !== undefined && delta !== undefined ? ok({ type, itemId, delta }) : bad(type);
     }
     case 'response.output_audio_transcript.done': {
       const responseId = str(data, 'response_id');

@@ -11,6 +11,16 @@ export interface SessionSettings {
   readonly transcriptionModel: string;
 }
 
+/** Tools the bridge itself carries out. */
+export const BRIDGE_TOOLS = [
+  {
+    type: 'function',
+    name: 'end_call',
+    description: 'Hang up the phone call. Say goodbye first; the call ends once the caller has heard it.',
+    parameters: { type: 'object', properties: {}, additionalProperties: false },
+  },
+] as const;
+
 export function sessionUpdate(settings: SessionSettings): string {
   const format = settings.audioMode === 'pcmu' ? { type: 'audio/pcmu' } : { type: 'audio/pcm', rate: 24000 };
   return JSON.stringify({
@@ -34,6 +44,7 @@ export function sessionUpdate(settings: SessionSettings): string {
         },
         output: { format, voice: settings.voice },
       },
+      tools: BRIDGE_TOOLS,
     },
   });
 }

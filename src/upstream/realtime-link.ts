@@ -1,0 +1,228 @@
+// Owns a call's link to the realtime AI across sessions: the first connect,
+// reconnects after drops (ReconnectPolicy), rollover to a fresh session before
+// the session cap (make before break), and the verdict that a failure is
+// fatal. The call learns of each new session through `onSessionReady`,
+// where it replays the conversation onto that session before it becomes
+// current, so no event of a half-prepared session ever reaches the call.
+// Never logs credentials.
+
+import { ClientSecretError } from './client-secret.js';
+import type { UpstreamConnector } from './connect.js';
+import { RealtimeConnectError, type RealtimeConnection } from './realtime-connection.js';
+import { isFatalClose, isFatalErrorCode, isFatalUpgradeStatus, ReconnectPolicy } from './reconnect-policy.js';
+import type { ServerEvent } from './server-events.js';
+
+export type SessionKind = 'initial' | 'reconnect' | 'rollover';
+
+export interface ConnectAttempt {
+  readonly attempt: number;
+  readonly kind: SessionKind;
+  readonly outcome: 'ok' | 'transient' | 'fatal';
+  readonly reason?: string;
+  readonly ms: number;
+}
+
+export interface LinkHandlers {
+  /** An event of the current session. */
+  onEvent(event: ServerEvent): void;
+  /** A malformed message from the current session. */
+  onMalformed(detail: string): void;
+  /**
+   * A new session is open and configured. `send` writes to that session
+   * only; it becomes current when this returns.
+   */
+  onSessionReady(kind: SessionKind, send: (event: string) => void): void;
+  /** The new session is now current (and any old one closed): buffered caller audio may flow. */
+  onSessionActive(kind: SessionKind): void;
+  /** The current session dropped; the link is reconnecting. */
+  onOutage(reason: string): void;
+  /** Retrying cannot help (bad key, no access, quota, rejected config). */
+  onFatal(reason: string): void;
+  onAttempt?(attempt: ConnectAttempt): void;
+}
+
+export interface LinkOptions {
+  readonly connect: UpstreamConnector;
+  readonly now: () => number;
+  readonly policy?: ReconnectPolicy;
+  /** Age at which a rollover becomes due (55 min by default). */
+  readonly rolloverAfterMs: number;
+}
+
+export class RealtimeLink {
+  #current: RealtimeConnection | undefined;
+  #currentOpenedAt = 0;
+  #closed = false;
+  #connecting = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #attempts = 0;
+  readonly #policy: ReconnectPolicy;
+
+  constructor(
+    private readonly options: LinkOptions,
+    private readonly handlers: LinkHandlers,
+  ) {
+    this.#policy = options.policy ?? new ReconnectPolicy();
+  }
+
+  start(): void {
+    this.#open('initial');
+  }
+
+  get isUp(): boolean {
+    return this.#current?.isOpen ?? false;
+  }
+
+  /** Bytes waiting in the current socket: grows when the server stops reading. */
+  get bufferedAmount(): number {
+    return this.#current?.bufferedAmount ?? 0;
+  }
+
+  get sessionAgeMs(): number {
+    return this.#current === undefined ? 0 : this.options.now() - this.#currentOpenedAt;
+  }
+
+  get rolloverDue(): boolean {
+    return this.#current !== undefined && !this.#connecting && this.sessionAgeMs >= this.options.rolloverAfterMs;
+  }
+
+  send(event: string): boolean {
+    return this.#current?.send(event) ?? false;
+  }
+
+  /** Opens a fresh session while the current one keeps serving; switches when it is ready. */
+  rollover(): void {
+    if (this.#closed || this.#connecting || this.#current === undefined) return;
+    this.#open('rollover');
+  }
+
+  /**
+   * Drops the current session and reconnects at once, e.g. when the server
+   * has stopped reading (backpressure) or announced `session_expired`.
+   */
+  replace(reason: string): void {
+    if (this.#closed || this.#current === undefined) return;
+    const old = this.#current;
+    this.#current = undefined;
+    old.close(1000, 'replaced');
+    this.handlers.onOutage(reason);
+    if (!this.#connecting) this.#scheduleRetry();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#current?.close(1000, 'call ended');
+    this.#current = undefined;
+  }
+
+  #open(kind: SessionKind): void {
+    if (this.#closed) return;
+    this.#connecting = true;
+    const attempt = ++this.#attempts;
+    const startedAt = this.options.now();
+    let connection: RealtimeConnection | undefined;
+    let ready = false;
+    let earlyClose: { code: number; reason: string } | undefined;
+    const isCurrent = () => connection !== undefined && connection === this.#current;
+    this.options
+      .connect({
+        onEvent: (event) => {
+          if (isCurrent()) this.#onEvent(event, connection!);
+        },
+        onMalformed: (detail) => {
+          if (isCurrent()) this.handlers.onMalformed(detail);
+        },
+        onClose: (code, reason) => {
+          if (!ready) earlyClose = { code, reason };
+          else if (isCurrent()) this.#onDrop(code, reason);
+        },
+      })
+      .then(
+        (opened) => {
+          connection = opened;
+          if (this.#closed) return opened.close(1000, 'call ended');
+          this.#connecting = false;
+          if (earlyClose !== undefined || !opened.isOpen) {
+            // The server accepted the upgrade and closed at once (e.g. 3000 invalid_api_key).
+            const { code, reason } = earlyClose ?? { code: 1006, reason: '' };
+            return this.#onAttemptFailed(kind, attempt, startedAt, code, reason);
+          }
+          ready = true;
+          this.handlers.onAttempt?.({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
+          this.#policy.reset();
+          this.handlers.onSessionReady(kind, (event) => void opened.send(event));
+          const old = this.#current;
+          this.#current = opened;
+          this.#currentOpenedAt = this.options.now();
+          // Make before break: the old session is closed only once the new one serves.
+          old?.close(1000, 'rollover');
+          this.handlers.onSessionActive(kind);
+        },
+        (err: unknown) => {
+          this.#connecting = false;
+          if (this.#closed) return;
+          const fatal =
+            (err instanceof ClientSecretError && err.kind === 'fatal') ||
+            (err instanceof RealtimeConnectError && err.failure.kind === 'http' && isFatalUpgradeStatus(err.failure.status));
+          const reason = err instanceof Error ? err.message : 'unknown failure';
+          this.handlers.onAttempt?.({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason, ms: this.options.now() - startedAt });
+          if (fatal) return this.#fatal(reason);
+          // A failed rollover leaves the current session serving; it is tried again at a later turn boundary.
+          if (kind === 'rollover' && this.#current !== undefined) return;
+          this.#scheduleRetry();
+        },
+      );
+  }
+
+  #onAttemptFailed(kind: SessionKind, attempt: number, startedAt: number, code: number, reason: string): void {
+    const fatal = isFatalClose(code, reason);
+    const why = `AI session closed at open (${code}${reason ? ` ${reason}` : ''})`;
+    this.handlers.onAttempt?.({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason: why, ms: this.options.now() - startedAt });
+    if (fatal) return this.#fatal(why);
+    if (kind === 'rollover' && this.#current !== undefined) return;
+    this.#scheduleRetry();
+  }
+
+  #onEvent(event: ServerEvent, connection: RealtimeConnection): void {
+    if (event.type === 'error') {
+      if (isFatalErrorCode(event.code)) {
+        connection.close(1000, 'fatal error');
+        this.#current = undefined;
+        return this.#fatal(`AI service error: ${event.code}`);
+      }
+      if (event.code === 'session_expired') {
+        // The cap was reached before a planned rollover could happen: roll now, unplanned.
+        // The old session is closing; if it goes before the new one is ready, the call is in outage until then.
+        this.handlers.onEvent(event);
+        return this.rollover();
+      }
+    }
+    this.handlers.onEvent(event);
+  }
+
+  #onDrop(code: number, reason: string): void {
+    this.#current = undefined;
+    const why = `AI session closed (${code}${reason ? ` ${reason}` : ''})`;
+    if (isFatalClose(code, reason)) return this.#fatal(why);
+    this.handlers.onOutage(why);
+    // A rollover already under way becomes the reconnect.
+    if (!this.#connecting) this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    const delay = this.#policy.nextDelayMs();
+    clearTimeout(this.#retryTimer);
+    // The first retry goes out at once, but from a fresh tick so a failing attempt never recurses.
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#current === undefined && !this.#connecting) this.#open('reconnect');
+    }, delay);
+  }
+
+  #fatal(reason: string): void {
+    if (this.#closed) return;
+    this.close();
+    this.handlers.onFatal(reason);
+  }
+}
