@@ -424,4 +424,24 @@ describe('more protocol', () => {
       await none.close();
     }
   });
+
+  test('idle_timeout_ms: silence after the reply is heard commits an empty turn and prompts a response', async () => {
+    const c = await openSession(peer, 'pcmu', { type: 'server_vad', silence_duration_ms: 200, idle_timeout_ms: 5000 });
+    peer.queueReply({ type: 'audio', samples24k: new Int16Array(12000), transcript: 'Short.' });
+    c.send({ type: 'response.create' });
+    await c.next('response.done');
+    // 0.5 s of reply + 5 s of idle: 5.4 s of silence is not enough, 5.6 s is.
+    const second = Buffer.alloc(8000, 0xff).toString('base64');
+    for (let i = 0; i < 5; i++) c.send({ type: 'input_audio_buffer.append', audio: second });
+    c.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(3200, 0xff).toString('base64') });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.ofType('input_audio_buffer.timeout_triggered').length, 0);
+    c.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(1600, 0xff).toString('base64') });
+    const t = await c.next('input_audio_buffer.timeout_triggered');
+    assert.deepEqual([t['audio_start_ms'], t['audio_end_ms']], [500, 5600]);
+    assert.equal((await c.next('input_audio_buffer.committed'))['item_id'], t['item_id']);
+    await c.next('response.created');
+    assert.equal(c.ofType('conversation.item.input_audio_transcription.completed').length, 0);
+    c.terminate();
+  });
 });

@@ -94,6 +94,12 @@ export class RealtimeSession {
   private responsesStarted = 0;
   private turnsCommitted = 0;
   private audioProduced = false;
+  /**
+   * Input position (ms) from which silence counts toward idle_timeout_ms:
+   * the end of the last response's audio as the caller would hear it. Null
+   * when no idle timer runs.
+   */
+  private idleFromMs: number | null = null;
   private ended = false;
   private readonly expiryTimer: NodeJS.Timeout;
 
@@ -246,11 +252,26 @@ export class RealtimeSession {
       if (ev.type === 'speechStarted') this.onSpeechStarted(ev.audioStartMs);
       else this.onSpeechStopped(ev.audioEndMs);
     }
+    this.checkIdle();
+  }
+
+  /** idle_timeout_ms: silence after the assistant's reply commits an empty turn and prompts a response. Counted in input audio, like the VAD. */
+  private checkIdle(): void {
+    const timeout = this.config.turnDetection?.idleTimeoutMs ?? null;
+    if (this.ended || timeout === null || this.idleFromMs === null || this.active !== null || this.vad.isSpeaking) return;
+    const now = this.vad.positionMs;
+    if (now - this.idleFromMs < timeout) return;
+    const itemId = newId('item');
+    this.send({ type: 'input_audio_buffer.timeout_triggered', audio_start_ms: Math.round(this.idleFromMs), audio_end_ms: Math.round(now), item_id: itemId });
+    this.idleFromMs = null;
+    this.commitUserTurn(itemId, false);
+    if (!this.ended && this.config.turnDetection?.createResponse === true) this.startResponse('turn', {});
   }
 
   private onSpeechStarted(audioStartMs: number): void {
     const itemId = newId('item');
     this.speechItemId = itemId;
+    this.idleFromMs = null;
     this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(audioStartMs), item_id: itemId });
     // Barge-in: the service cancels its own response when the caller talks over it.
     const td = this.config.turnDetection;
@@ -280,7 +301,8 @@ export class RealtimeSession {
     this.commitUserTurn(itemId);
   }
 
-  private commitUserTurn(itemId: string): void {
+  /** `transcribe` is false for the silent turn an idle timeout commits. */
+  private commitUserTurn(itemId: string, transcribe = true): void {
     this.bufferedMs = 0;
     this.turnsCommitted++;
     const item: ConversationItem = { id: itemId, object: 'realtime.item', type: 'message', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: null }] };
@@ -290,7 +312,7 @@ export class RealtimeSession {
     this.send({ type: 'conversation.item.added', previous_item_id: previous, item: snapshotItem(item) });
     this.send({ type: 'conversation.item.done', previous_item_id: previous, item: snapshotItem(item) });
     // Transcripts exist only when the session asked for transcription, as on the real service.
-    if (this.config.transcription !== null) {
+    if (transcribe && this.config.transcription !== null) {
       const r = this.deps.replies;
       const transcript =
         r.takeQueuedTranscript() ??
@@ -350,6 +372,7 @@ export class RealtimeSession {
 
   private startResponse(trigger: 'turn' | 'response.create', params: ResponseParams): void {
     this.responsesStarted++;
+    this.idleFromMs = null;
     const reply = this.chooseReply(trigger);
     const modality = params.outputModalities?.[0] ?? this.config.outputModalities[0];
     const responseId = newId('resp');
@@ -452,8 +475,20 @@ export class RealtimeSession {
     }
     this.send({ type: 'response.output_item.done', response_id: active.id, output_index: 0, item: snapshotItem(item) });
     if (active.inConversation) this.send({ type: 'conversation.item.done', item: snapshotItem(item) });
+    if (status === 'completed' && active.kind === 'audio' && active.inConversation) {
+      // The caller hears the reply in real time from about now, so the idle clock starts when it would end.
+      this.idleFromMs = this.vad.positionMs + durationMs(active.sentBytes, this.config.outputFormat);
+    }
     const details = reason === null ? null : { type: 'cancelled', reason };
     this.send({ type: 'response.done', response: this.responseWire(active, status, details) });
+    // The service follows every response with its rate-limit state; a client must tolerate it.
+    this.send({
+      type: 'rate_limits.updated',
+      rate_limits: [
+        { name: 'requests', limit: 10000, remaining: 9999, reset_seconds: 0.006 },
+        { name: 'tokens', limit: 2000000, remaining: 1999000, reset_seconds: 0.03 },
+      ],
+    });
     this.deps.emit('responseDone', this.deps.record, { responseId: active.id, status });
   }
 
