@@ -297,6 +297,8 @@ export class CallSession {
     if (kind === 'initial') return;
     // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
     for (const event of this.#conversation.replayEvents()) send(event);
+    // A tool result the dropped session never answered would leave the caller waiting in silence.
+    if (this.#conversation.owesResponse) send(createResponse());
   }
 
   #onSessionActive(kind: SessionKind): void {

@@ -79,6 +79,11 @@ export class ConversationLog {
     this.#trim();
   }
 
+  /** True when the last thing said was a tool's output: the model owes an answer to it. */
+  get owesResponse(): boolean {
+    return this.#entries[this.#entries.length - 1]?.kind === 'function_call_output';
+  }
+
   /** True if this assistant item was cut short (barge-in or a dropped session). */
   wasInterrupted(itemId: string): boolean {
     return this.#find('assistant', itemId)?.interrupted ?? false;
