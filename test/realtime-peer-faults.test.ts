@@ -57,6 +57,16 @@ describe('dropping the socket at a protocol moment', () => {
     assert.equal(c.ofType('response.done').length, 0);
   });
 
+  test("dropNext({when:'response', afterAudioMs}) waits until that much audio was sent", async () => {
+    const c = await open();
+    const dropped = peer.faults.dropNext({ when: 'response', afterAudioMs: 450 });
+    c.send({ type: 'response.create' });
+    assert.equal((await c.closed).code, 1006);
+    await dropped;
+    // 100 ms deltas: dropped right after the fifth.
+    assert.equal(c.ofType('response.output_audio.delta').length, 5);
+  });
+
   test("dropNext({when:'toolCall'}): cut after function_call_arguments.done, before response.done", async () => {
     const c = await open();
     peer.queueReply({ type: 'function_call', name: 'transfer_call', arguments: '{"to":"sales"}' });

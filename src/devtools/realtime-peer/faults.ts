@@ -6,7 +6,12 @@
 
 import type { PeerSession } from './recording.js';
 
-/** The moments a fault can wait for. 'speech': right after speech_started is sent. 'response': right after an output_audio.delta is sent. 'toolCall': right after function_call_arguments.done is sent (before response.done). */
+/**
+ * The moments a fault can wait for. 'speech': right after speech_started is
+ * sent. 'response': right after an output_audio.delta is sent (optionally
+ * once the response has sent `afterAudioMs` of audio). 'toolCall': right
+ * after function_call_arguments.done is sent (before response.done).
+ */
 export type FaultMoment = 'speech' | 'response' | 'toolCall';
 
 export type FaultAction =
@@ -38,6 +43,7 @@ interface Armed {
   readonly action: FaultAction;
   /** Restrict to one session (its index); any session when undefined. */
   readonly sessionIndex: number | undefined;
+  readonly afterAudioMs: number;
   readonly resolve: (s: PeerSession) => void;
 }
 
@@ -45,6 +51,8 @@ export interface ArmOptions {
   readonly when: FaultMoment;
   /** Only this session (a PeerSession or its index). */
   readonly session?: PeerSession | number;
+  /** 'response' only: wait until the response has sent at least this much audio (ms). Default 0: the first delta. */
+  readonly afterAudioMs?: number;
 }
 
 export class PeerFaults {
@@ -119,9 +127,11 @@ export class PeerFaults {
     return this.tokenFailures.shift();
   }
 
-  /** @internal Called by the peer at each moment; applies the first matching armed fault. */
-  moment(when: FaultMoment, control: SocketControl): void {
-    const at = this.armed.findIndex((a) => a.when === when && (a.sessionIndex === undefined || a.sessionIndex === control.session.index));
+  /** @internal Called by the peer at each moment; applies the first matching armed fault. `audioMs`: audio sent so far by the response. */
+  moment(when: FaultMoment, control: SocketControl, audioMs = 0): void {
+    const at = this.armed.findIndex(
+      (a) => a.when === when && (a.sessionIndex === undefined || a.sessionIndex === control.session.index) && audioMs >= a.afterAudioMs,
+    );
     if (at < 0 || !control.open) return;
     const [armed] = this.armed.splice(at, 1);
     control.apply(armed!.action);
@@ -130,7 +140,8 @@ export class PeerFaults {
 
   private arm(opts: ArmOptions, action: FaultAction): Promise<PeerSession> {
     const sessionIndex = typeof opts.session === 'number' ? opts.session : opts.session?.index;
-    return new Promise((resolve) => this.armed.push({ when: opts.when, action, sessionIndex, resolve }));
+    const afterAudioMs = opts.afterAudioMs ?? 0;
+    return new Promise((resolve) => this.armed.push({ when: opts.when, action, sessionIndex, afterAudioMs, resolve }));
   }
 
   private now(session: PeerSession | number | undefined, action: FaultAction): PeerSession {

@@ -167,7 +167,9 @@ export class PeerServer {
     const emit: Emit = <K extends PeerEventName>(name: K, ...args: PeerEventMap[K]) => {
       this.ctx.emit(name, ...args);
       const moment = MOMENT_OF[name];
-      if (moment !== undefined) this.ctx.faults.moment(moment, control);
+      if (moment === undefined) return;
+      const info = args[1] as { sentMs?: number } | undefined;
+      this.ctx.faults.moment(moment, control, info?.sentMs ?? 0);
     };
     const session = new RealtimeSession({
       ...this.ctx.sessionDeps,
