@@ -78,8 +78,8 @@ test('playback: clear drops unplayed audio, echoes pending marks at once, and si
   assert.deepEqual(p.spans, [{ startMs: 0, endMs: 600 }]);
   const heard = p.heard(1200);
   assert.equal(heard.length, 9600);
-  assert.ok(heard.subarray(0, 4800).every((v) => v !== 0));
-  assert.ok(heard.subarray(4800).every((v) => v === 0));
+  assert.ok(heard.subarray(0, 4800).every((v) => v !== 0), 'heard until the clear');
+  assert.ok(heard.subarray(4800).every((v) => v === 0), 'silent after the clear');
   // After a clear, new audio starts at once.
   p.enqueue(700, ulaw(10));
   assert.equal(p.spans[1]!.startMs, 700);
@@ -158,7 +158,7 @@ test('caller clips: 20 ms μ-law frames, the last padded, silence detected per f
   assert.ok(clip.payloads.every((p) => Buffer.from(p, 'base64').length === 160));
   const fixture = new ClipCache().get('fixtures/caller-interrupt.wav');
   assert.equal(fixture.payloads.length, Math.ceil(24878 / 160));
-  assert.ok(fixture.lastVoicedFrame > 0);
+  assert.ok(fixture.lastVoicedFrame > 0, 'fixture has speech');
 });
 
 test('TwiML: finds <Connect><Stream>, decodes entities once, tolerates comments, declarations and `>` in attributes', () => {
@@ -196,7 +196,7 @@ test('TwiML: unusable answers are reported, not thrown', () => {
 test('bridge messages: media, mark and clear parse; everything Twilio would reject is a typed violation', () => {
   const sid = 'MZ' + 'a'.repeat(32);
   const media = parseBridgeMessage(JSON.stringify({ event: 'media', streamSid: sid, media: { payload: '/w==' } }), sid);
-  assert.ok(media.ok && media.message.event === 'media');
+  assert.ok(media.ok && media.message.event === 'media', 'media parses');
   assert.deepEqual(media.ok && media.message.event === 'media' && [...media.message.audio], [0xff]);
   assert.deepEqual(parseBridgeMessage(`{"event":"mark","streamSid":"${sid}","mark":{"name":"n"}}`, sid), { ok: true, message: { event: 'mark', name: 'n' } });
   assert.deepEqual(parseBridgeMessage(`{"event":"clear","streamSid":"${sid}"}`, sid), { ok: true, message: { event: 'clear' } });
@@ -238,6 +238,6 @@ test('signatures: Twilio\'s documented example, and upgrade signatures the real 
   const params = { CallSid: 'CA1234567890ABCDE', Caller: '+14158675310', Digits: '1234', From: '+14158675310', To: '+18005551212' };
   assert.equal(signWebhook('12345', 'https://example.com/myapp.php?foo=1&bar=2', params), 'L/OH5YylLD5NRKLltdqwSvS0BnU=');
   const url = 'wss://voice.example.com/twilio/stream/tkt';
-  assert.ok(twilio.validateRequest('tok', signStreamUrl('tok', url), url, {}));
+  assert.ok(twilio.validateRequest('tok', signStreamUrl('tok', url), url, {}), 'twilio validates the upgrade signature');
   assert.equal(loopbackStreamUrl('http://127.0.0.1:8080', url), 'ws://127.0.0.1:8080/twilio/stream/tkt');
 });

@@ -19,6 +19,8 @@ import {
   runSimulatedCall,
   voiceWebhookParams,
   formatReport,
+  SharedTicker,
+  SimulatedCall,
   type CallReport,
 } from '../src/devtools/call-simulator/index.js';
 
@@ -194,12 +196,16 @@ test('a full call: signed webhook and upgrade, paced caller audio, a reply heard
     assert.equal(Buffer.from(m.media.payload, 'base64').length, 160);
   });
 
-  // The mark is echoed after the 1 s reply has played, not when it arrived.
+  // The mark is echoed once the 1 s reply has played (1 s after playback
+  // began), not when it arrived right behind the audio.
   const mark = r.marks[0]!;
+  const reply = r.playback[0]!;
   assert.equal(r.marks.length, 1);
-  assert.ok(mark.ackedAtMs !== undefined);
-  const waited = mark.ackedAtMs - mark.receivedAtMs;
-  assert.ok(waited >= 990 && waited < 1100, `mark echoed ${waited} ms after receipt`);
+  assert.equal(mark.dueAtMs, reply.endMs);
+  assert.ok(mark.ackedAtMs !== undefined, 'mark echoed');
+  const waited = mark.ackedAtMs - reply.startMs;
+  assert.ok(waited >= 1000 && waited < 1100, `mark echoed ${waited} ms after the reply began playing`);
+  assert.ok(mark.receivedAtMs - reply.startMs < 100, `mark received ${mark.receivedAtMs - reply.startMs} ms after the audio`);
   const echo = side.received.find((m) => m.event === 'mark') as never as { mark: { name: string }; streamSid: string; sequenceNumber: string };
   assert.deepEqual(echo.mark, { name: 'reply-1' });
   assert.equal(echo.streamSid, side.streamSid);
@@ -216,7 +222,7 @@ test('a full call: signed webhook and upgrade, paced caller audio, a reply heard
   const startSample = span.startMs * 8;
   assert.equal(r.playback.length, 1);
   assert.equal(span.endMs - span.startMs, 1000);
-  assert.ok(r.heard.subarray(0, startSample).every((v) => v === 0));
+  assert.ok(r.heard.subarray(0, startSample).every((v) => v === 0), 'silence before the reply');
   const peak = r.heard.subarray(startSample, startSample + 8000).reduce((a, v) => Math.max(a, Math.abs(v)), 0);
   assert.ok(peak > 7000, `peak ${peak}`);
   assert.equal(readWav(wavPath).samples.length, r.heard.length);
@@ -259,7 +265,8 @@ test('barge-in: the caller talks over the reply, the bridge clears, queued audio
   const clear = r.clears[0]!;
   assert.ok(clear.atMs > seg.startMs && clear.atMs < seg.startMs + 150, `clear at ${clear.atMs}, speech at ${seg.startMs}`);
   assert.equal(clear.marksFlushed, 2);
-  assert.ok(Math.abs(clear.discardedMs - (1500 - clear.atMs + r.playback[0]!.startMs)) <= 0.125);
+  const expectDiscarded = 1500 - (clear.atMs - r.playback[0]!.startMs);
+  assert.ok(Math.abs(clear.discardedMs - expectDiscarded) <= 0.125, `discarded ${clear.discardedMs}, expected ${expectDiscarded}`);
   // Both marks echoed the moment the clear arrived, in order, flagged as flushed.
   assert.deepEqual(
     r.marks.map((m) => [m.name, m.ackedAtMs, m.viaClear]),
@@ -275,11 +282,11 @@ test('barge-in: the caller talks over the reply, the bridge clears, queued audio
   );
   // Nothing is heard after the clear.
   const cut = Math.ceil(clear.atMs * 8);
-  assert.ok(r.heard.subarray(cut).every((v) => v === 0));
-  assert.ok(r.heard.subarray(cut - 80, cut).some((v) => v !== 0));
+  assert.ok(r.heard.subarray(cut).every((v) => v === 0), 'silence after the clear');
+  assert.ok(r.heard.subarray(cut - 80, cut).some((v) => v !== 0), 'reply audible up to the clear');
   assert.equal(r.playback.length, 1);
   // Spans sit on the 8 kHz sample grid.
-  assert.ok(Math.abs(r.playback[0]!.endMs - clear.atMs) <= 0.125);
+  assert.ok(Math.abs(r.playback[0]!.endMs - clear.atMs) <= 0.125, `span ends ${r.playback[0]!.endMs}, clear at ${clear.atMs}`);
   assert.equal(r.unplayedAtEndMs, 0);
 });
 
@@ -317,7 +324,7 @@ test('forged signatures: the webhook gets 403 and the upgrade is refused with it
 
   const ok = await postVoiceWebhook({ bridgeUrl: bridge.url, publicUrl: PUBLIC_URL, authToken: AUTH_TOKEN, params });
   assert.equal(ok.status, 200);
-  assert.ok(ok.stream);
+  assert.ok(ok.stream, 'TwiML has a stream');
   const refused = await openStream({ bridgeUrl: bridge.url, streamUrl: ok.stream.url, authToken: 'wrong-token' });
   assert.equal(refused.upgradeStatus, 403);
   assert.equal(refused.ws, undefined);
@@ -362,4 +369,37 @@ test('the bridge closing first ends the call and is reported as such', async () 
   assert.equal(r.closeReason, 'goodbye');
   assert.ok(r.durationMs < 500, `duration ${r.durationMs}`);
   assert.equal(bridge.streams.at(-1)!.received.some((m) => m.event === 'stop'), false);
+});
+
+test('one shared ticker drives several concurrent calls on one clock', async () => {
+  // The bridge echoes each caller frame straight back, then a mark per frame.
+  bridge.behaviour = (side, msg) => {
+    const m = msg as never as { media?: { payload: string; chunk: string } };
+    if (m.media === undefined) return;
+    side.send({ event: 'media', streamSid: side.streamSid, media: { payload: m.media.payload } });
+    side.mark(`echo-${m.media.chunk}`);
+  };
+  const ticker = new SharedTicker(10);
+  const calls = [0, 1, 2].map(
+    (i) => new SimulatedCall({ ...base, externalTicks: true, script: [{ say: tone(200, 5000, 300 + 100 * i) }, { silenceMs: 60 }] }),
+  );
+  assert.throws(() => ticker.run(new SimulatedCall({ ...base, script: [] })), /externalTicks/);
+  const reports = await Promise.all(calls.map((c) => ticker.run(c)));
+  assert.equal(ticker.size, 0);
+  for (const r of reports) {
+    noViolations(r);
+    assert.equal(r.framesSent, 13);
+    // Every mark is echoed when the echo before it has played, and only then:
+    // the last ones may still be playing at hang-up and are never echoed.
+    for (const m of r.marks) {
+      if (m.ackedAtMs === undefined) {
+        assert.ok(m.dueAtMs > r.durationMs - 1, `${m.name} due at ${m.dueAtMs} but not echoed by ${r.durationMs}`);
+        continue;
+      }
+      const late = m.ackedAtMs - m.dueAtMs;
+      assert.ok(late >= 0 && late < 250, `${m.name} echoed ${late} ms after it was due`);
+    }
+    assert.ok(r.marksAcked >= 5, `${r.marksAcked}/${r.marksSent} marks echoed`);
+    assert.ok(r.audioReceivedMs >= 200, `received ${r.audioReceivedMs} ms`);
+  }
 });

@@ -4,6 +4,7 @@
 // message builders, the TwiML parser, the playback model.
 
 export { runSimulatedCall, SimulatedCall, type SimulatedCallOptions } from './simulated-call.js';
+export { SharedTicker } from './shared-ticker.js';
 export { computeTurns, formatReport, type CallReport, type CloseInitiator, type MediaReceived, type Turn } from './report.js';
 export { CallScript, describeStep, type AssistantView, type CallStep, type FrameDecision, type ScriptTimeout, type SpeechSegment } from './script.js';
 export { TwilioPlayback, PLAYBACK_RATE, type ClearRecord, type MarkRecord, type PlaybackSpan } from './playback.js';

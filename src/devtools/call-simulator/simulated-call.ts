@@ -122,6 +122,11 @@ export class SimulatedCall {
     });
   }
 
+  /** True when the owner drives `tick()` (no internal timer). */
+  get externalTicks(): boolean {
+    return this.opts.externalTicks ?? false;
+  }
+
   /** Stream time now, in ms since `start` was sent. */
   get nowMs(): number {
     return this.clock() - this.t0;
