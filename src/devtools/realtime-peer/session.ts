@@ -6,12 +6,13 @@
 // wrong becomes an `error` event and the session stays open.
 
 import { randomBytes } from 'node:crypto';
-import { bytesPerSample, decodeAudio, durationMs, sampleRateOf } from './audio-format.js';
+import { decodeAudio, sampleRateOf } from './audio-format.js';
 import { parseClientEvent, type ClientEvent, type ClientItem, type ProtocolError, type ResponseParams } from './client-events.js';
 import { Conversation, snapshotItem, type ConversationItem } from './conversation.js';
 import type { Emit, SessionRecord } from './recording.js';
-import { ResponseStream, type Pacing } from './response-stream.js';
-import { type PeerReply, type ReplyAudioLibrary, type ReplyScript, type TranscriptScript } from './reply.js';
+import type { Pacing } from './response-stream.js';
+import { ResponseRun, type ResponseEnd, type ResponseHost, type ServerEventBody } from './response-run.js';
+import type { PeerReply, ReplyAudioLibrary, ReplyScript, TranscriptScript } from './reply.js';
 import { applySessionUpdate, sessionToWire, type SessionConfig } from './session-config.js';
 import { EnergyVad, type VadParams } from './vad.js';
 
@@ -61,21 +62,6 @@ export interface SessionDeps {
 // The service rejects a commit of less than 100 ms of audio.
 const MIN_COMMIT_MS = 100;
 
-type ResponseKind = 'audio' | 'text' | 'function_call';
-
-interface ActiveResponse {
-  readonly id: string;
-  readonly trigger: 'turn' | 'response.create';
-  readonly kind: ResponseKind;
-  readonly item: ConversationItem;
-  readonly inConversation: boolean;
-  readonly params: ResponseParams;
-  stream: ResponseStream | null;
-  timer: NodeJS.Timeout | null;
-  transcript: string;
-  sentBytes: number;
-}
-
 function newId(prefix: string): string {
   return `${prefix}_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
 }
@@ -90,7 +76,7 @@ export class RealtimeSession {
   private speechItemId: string | null = null;
   /** Milliseconds of input appended since the last commit/clear. */
   private bufferedMs = 0;
-  private active: ActiveResponse | null = null;
+  private active: ResponseRun | null = null;
   private responsesStarted = 0;
   private turnsCommitted = 0;
   private audioProduced = false;
@@ -102,9 +88,11 @@ export class RealtimeSession {
   private idleFromMs: number | null = null;
   private ended = false;
   private readonly expiryTimer: NodeJS.Timeout;
+  private readonly responseHost: ResponseHost;
 
   constructor(private readonly deps: SessionDeps) {
     this.config = deps.config;
+    this.responseHost = this.makeResponseHost();
     this.vad = new EnergyVad(this.vadParams(), sampleRateOf(this.config.inputFormat));
     deps.record.conversationSource = () => this.conversation.items;
     deps.record.configSource = () => sessionToWire(deps.record.id, this.config, deps.expiresAt);
@@ -121,11 +109,8 @@ export class RealtimeSession {
   dispose(): void {
     this.ended = true;
     clearTimeout(this.expiryTimer);
-    if (this.active !== null) {
-      this.active.stream?.stop();
-      if (this.active.timer !== null) clearTimeout(this.active.timer);
-      this.active = null;
-    }
+    this.active?.stop();
+    this.active = null;
   }
 
   /** The 60-minute cap (or the configured one): error session_expired, then close 1001. */
@@ -212,7 +197,7 @@ export class RealtimeSession {
         if (this.active === null || (e.response_id !== undefined && e.response_id !== this.active.id)) {
           return this.fail('response_cancel_not_active', 'Cancellation failed: no active response found.', null, e.event_id);
         }
-        return this.finishResponse('cancelled', 'client_cancelled');
+        return this.finishResponse({ status: 'cancelled', reason: 'client_cancelled' });
     }
   }
 
@@ -276,7 +261,7 @@ export class RealtimeSession {
     // Barge-in: the service cancels its own response when the caller talks over it.
     const td = this.config.turnDetection;
     // Out-of-band responses (conversation: 'none') are not interrupted, as on the service.
-    if (this.active !== null && this.active.inConversation && td !== null && td.interruptResponse) this.finishResponse('cancelled', 'turn_detected');
+    if (this.active !== null && this.active.inConversation && td !== null && td.interruptResponse) this.finishResponse({ status: 'cancelled', reason: 'turn_detected' });
     this.deps.emit('speechStarted', this.deps.record, { itemId, audioStartMs: Math.round(audioStartMs) });
   }
 
@@ -373,150 +358,42 @@ export class RealtimeSession {
   private startResponse(trigger: 'turn' | 'response.create', params: ResponseParams): void {
     this.responsesStarted++;
     this.idleFromMs = null;
-    const reply = this.chooseReply(trigger);
-    const modality = params.outputModalities?.[0] ?? this.config.outputModalities[0];
-    const responseId = newId('resp');
-    const itemId = newId('item');
-    const inConversation = params.conversation !== 'none';
-    let item: ConversationItem;
-    let kind: ResponseKind;
-    if (reply.type === 'function_call') {
-      kind = 'function_call';
-      item = { id: itemId, object: 'realtime.item', type: 'function_call', status: 'in_progress', call_id: reply.callId ?? newId('call'), name: reply.name, arguments: '' };
-    } else {
-      kind = modality === 'text' ? 'text' : 'audio';
-      item = { id: itemId, object: 'realtime.item', type: 'message', status: 'in_progress', role: 'assistant', content: [] };
-    }
-    const active: ActiveResponse = { id: responseId, trigger, kind, item, inConversation, params, stream: null, timer: null, transcript: '', sentBytes: 0 };
-    this.active = active;
-    this.send({ type: 'response.created', response: this.responseWire(active, 'in_progress', null) });
-    this.deps.emit('responseCreated', this.deps.record, { responseId, trigger });
-    if (this.active !== active) return;
-
-    let previous: string | null = null;
-    if (inConversation) {
-      const inserted = this.conversation.insert(item);
-      previous = inserted.ok ? inserted.previousItemId : null;
-    }
-    this.send({ type: 'response.output_item.added', response_id: responseId, output_index: 0, item: snapshotItem(item) });
-    if (inConversation) this.send({ type: 'conversation.item.added', previous_item_id: previous, item: snapshotItem(item) });
-
-    if (reply.type === 'function_call') {
-      const args = typeof reply.arguments === 'string' ? reply.arguments : JSON.stringify(reply.arguments);
-      active.timer = setTimeout(() => this.emitToolCall(active, args), this.deps.pacing.firstDeltaDelayMs);
-      return;
-    }
-    const transcript = reply.transcript ?? this.deps.replies.defaultReplyTranscript;
-    const partType = kind === 'audio' ? 'output_audio' : 'output_text';
-    if (item.type === 'message') item.content.push(kind === 'audio' ? { type: 'output_audio', transcript: '' } : { type: 'output_text', text: '' });
-    this.send({ type: 'response.content_part.added', response_id: responseId, item_id: itemId, output_index: 0, content_index: 0, part: kind === 'audio' ? { type: partType, transcript: '' } : { type: partType, text: '' } });
-    const format = this.config.outputFormat;
-    const audio = kind === 'audio' ? this.deps.replies.audio.encode(reply, format) : Buffer.alloc(0);
-    const bytesPerMs = (sampleRateOf(format) * bytesPerSample(format)) / 1000;
-    active.stream = new ResponseStream(audio, transcript, bytesPerMs, bytesPerSample(format), this.deps.pacing, {
-      audio: (chunk) => this.emitAudio(active, chunk),
-      transcript: (delta) => this.emitTranscript(active, delta),
-      finished: () => this.finishResponse('completed', null),
-    });
-    active.stream.start();
+    const run = new ResponseRun(this.responseHost, this.chooseReply(trigger), params);
+    this.active = run;
+    run.announce();
+    this.deps.emit('responseCreated', this.deps.record, { responseId: run.id, trigger });
+    // A listener may have ended the session (a fault) in between.
+    if (this.active === run) run.start();
   }
 
-  private emitAudio(active: ActiveResponse, chunk: Buffer): void {
-    const format = this.config.outputFormat;
-    this.audioProduced = true;
-    active.sentBytes += chunk.length;
-    if (active.inConversation) this.conversation.addAudio(active.item.id, durationMs(chunk.length, format));
-    this.send(
-      { type: 'response.output_audio.delta', response_id: active.id, item_id: active.item.id, output_index: 0, content_index: 0, delta: chunk.toString('base64') },
-      chunk.length,
-    );
-    this.deps.emit('responseAudio', this.deps.record, { responseId: active.id, itemId: active.item.id, bytes: chunk.length, sentMs: durationMs(active.sentBytes, format) });
+  /** Ends the active response, if any, with response.done. */
+  private finishResponse(end: ResponseEnd): void {
+    this.active?.finish(end);
   }
 
-  private emitTranscript(active: ActiveResponse, delta: string): void {
-    active.transcript += delta;
-    const part = active.item.type === 'message' ? active.item.content[0] : undefined;
-    if (part?.type === 'output_audio') part.transcript = active.transcript;
-    if (part?.type === 'output_text') part.text = active.transcript;
-    const type = active.kind === 'audio' ? 'response.output_audio_transcript.delta' : 'response.output_text.delta';
-    this.send({ type, response_id: active.id, item_id: active.item.id, output_index: 0, content_index: 0, delta });
-  }
-
-  private emitToolCall(active: ActiveResponse, args: string): void {
-    active.timer = null;
-    if (this.active !== active || active.item.type !== 'function_call') return;
-    const item = active.item;
-    item.arguments = args;
-    this.send({ type: 'response.function_call_arguments.delta', response_id: active.id, item_id: item.id, output_index: 0, call_id: item.call_id, delta: args });
-    this.send({ type: 'response.function_call_arguments.done', response_id: active.id, item_id: item.id, output_index: 0, call_id: item.call_id, name: item.name, arguments: args });
-    this.deps.emit('toolCall', this.deps.record, { responseId: active.id, itemId: item.id, callId: item.call_id, name: item.name, arguments: args });
-    if (this.active === active) this.finishResponse('completed', null);
-  }
-
-  /** Ends the active response: closes its item and sends response.done. */
-  private finishResponse(status: 'completed' | 'cancelled', reason: 'turn_detected' | 'client_cancelled' | null): void {
-    const active = this.active;
-    if (active === null) return;
-    this.active = null;
-    active.stream?.stop();
-    if (active.timer !== null) clearTimeout(active.timer);
-    const item = active.item;
-    const ids = { response_id: active.id, item_id: item.id, output_index: 0 };
-    item.status = status === 'completed' ? 'completed' : 'incomplete';
-    if (item.type === 'message') {
-      if (active.kind === 'audio') {
-        this.send({ type: 'response.output_audio.done', ...ids, content_index: 0 });
-        this.send({ type: 'response.output_audio_transcript.done', ...ids, content_index: 0, transcript: active.transcript });
-        this.send({ type: 'response.content_part.done', ...ids, content_index: 0, part: { type: 'output_audio', transcript: active.transcript } });
-      } else {
-        this.send({ type: 'response.output_text.done', ...ids, content_index: 0, text: active.transcript });
-        this.send({ type: 'response.content_part.done', ...ids, content_index: 0, part: { type: 'output_text', text: active.transcript } });
-      }
-    }
-    this.send({ type: 'response.output_item.done', response_id: active.id, output_index: 0, item: snapshotItem(item) });
-    if (active.inConversation) this.send({ type: 'conversation.item.done', item: snapshotItem(item) });
-    if (status === 'completed' && active.kind === 'audio' && active.inConversation) {
-      // The caller hears the reply in real time from about now, so the idle clock starts when it would end.
-      this.idleFromMs = this.vad.positionMs + durationMs(active.sentBytes, this.config.outputFormat);
-    }
-    const details = reason === null ? null : { type: 'cancelled', reason };
-    this.send({ type: 'response.done', response: this.responseWire(active, status, details) });
-    // The service follows every response with its rate-limit state; a client must tolerate it.
-    this.send({
-      type: 'rate_limits.updated',
-      rate_limits: [
-        { name: 'requests', limit: 10000, remaining: 9999, reset_seconds: 0.006 },
-        { name: 'tokens', limit: 2000000, remaining: 1999000, reset_seconds: 0.03 },
-      ],
-    });
-    this.deps.emit('responseDone', this.deps.record, { responseId: active.id, status });
-  }
-
-  private responseWire(active: ActiveResponse, status: 'in_progress' | 'completed' | 'cancelled', details: unknown): Record<string, unknown> {
-    const final = status !== 'in_progress';
-    const audioTokens = Math.round(durationMs(active.sentBytes, this.config.outputFormat) / 50);
-    const textTokens = Math.ceil(active.transcript.length / 4);
+  private makeResponseHost(): ResponseHost {
     return {
-      object: 'realtime.response',
-      id: active.id,
-      status,
-      status_details: details,
-      output: final ? [snapshotItem(active.item)] : [],
-      conversation_id: active.inConversation ? 'conv_' + this.deps.record.id.slice(5) : null,
-      output_modalities: [active.kind === 'text' ? 'text' : 'audio'],
-      max_output_tokens: this.config.maxOutputTokens,
-      audio: { output: { format: this.config.outputFormat, voice: this.config.voice } },
-      metadata: active.params.metadata ?? null,
-      // Rough, plausible numbers: 20 audio tokens per second, 4 characters per text token.
-      usage: final
-        ? {
-            total_tokens: audioTokens + textTokens + 20,
-            input_tokens: 20,
-            output_tokens: audioTokens + textTokens,
-            input_token_details: { text_tokens: 20, audio_tokens: 0, cached_tokens: 0 },
-            output_token_details: { text_tokens: textTokens, audio_tokens: audioTokens },
-          }
-        : null,
+      send: (body, audioBytes) => this.send(body, audioBytes),
+      conversation: this.conversation,
+      config: () => this.config,
+      conversationId: 'conv_' + this.deps.record.id.slice(5),
+      audio: this.deps.replies.audio,
+      pacing: this.deps.pacing,
+      defaultTranscript: this.deps.replies.defaultReplyTranscript,
+      newId,
+      audioSent: (info) => {
+        this.audioProduced = true;
+        this.deps.emit('responseAudio', this.deps.record, info);
+      },
+      toolCallSent: (info) => this.deps.emit('toolCall', this.deps.record, info),
+      done: (run, end) => {
+        if (this.active === run) this.active = null;
+        if (end.status === 'completed' && run.kind === 'audio' && run.inConversation) {
+          // The caller hears the reply in real time from about now, so the idle clock starts when it would end.
+          this.idleFromMs = this.vad.positionMs + run.sentMs;
+        }
+        this.deps.emit('responseDone', this.deps.record, { responseId: run.id, status: end.status });
+      },
     };
   }
 
@@ -528,7 +405,7 @@ export class RealtimeSession {
     this.send({ type: 'error', error });
   }
 
-  private send(body: { type: string } & Record<string, unknown>, audioBytes?: number): void {
+  private send(body: ServerEventBody, audioBytes?: number): void {
     if (this.ended) return;
     const event = { event_id: `event_${this.eventPrefix}${(++this.eventCounter).toString(36)}`, ...body };
     this.deps.transport.send(JSON.stringify(event));
