@@ -103,6 +103,20 @@ describe('dropping the socket at a protocol moment', () => {
   });
 });
 
+describe('clearing', () => {
+  test('clear() forgets queued refusals and rejects armed faults', async () => {
+    const armed = peer.faults.dropNext({ when: 'toolCall' });
+    peer.faults.refuseUpgrades(3, { status: 503 });
+    peer.faults.failTokenRequests(3);
+    peer.faults.clear();
+    await assert.rejects(armed, /cleared/);
+    assert.equal((await mintToken(peer, API_KEY)).status, 200);
+    const c = connectToPeer(peer, API_KEY);
+    clients.push(c);
+    await c.opened;
+  });
+});
+
 describe('closing now', () => {
   for (const [code, reason] of [[1001, 'going away'], [3000, 'invalid_api_key'], [4000, 'beta_api_shape_disabled']] as const) {
     test(`close(${code}) sends that code and reason`, async () => {

@@ -45,6 +45,7 @@ interface Armed {
   readonly sessionIndex: number | undefined;
   readonly afterAudioMs: number;
   readonly resolve: (s: PeerSession) => void;
+  readonly reject: (e: Error) => void;
 }
 
 export interface ArmOptions {
@@ -110,11 +111,13 @@ export class PeerFaults {
     return () => target.resumeReading();
   }
 
-  /** Forgets every pending fault. Armed promises stay pending. */
+  /** Forgets every pending fault; the promises of armed ones reject. */
   clear(): void {
     this.upgradeRefusals = [];
     this.tokenFailures = [];
+    const armed = this.armed;
     this.armed = [];
+    for (const a of armed) a.reject(new Error('realtime peer: armed fault cleared before it fired'));
   }
 
   /** @internal */
@@ -141,7 +144,10 @@ export class PeerFaults {
   private arm(opts: ArmOptions, action: FaultAction): Promise<PeerSession> {
     const sessionIndex = typeof opts.session === 'number' ? opts.session : opts.session?.index;
     const afterAudioMs = opts.afterAudioMs ?? 0;
-    return new Promise((resolve) => this.armed.push({ when: opts.when, action, sessionIndex, afterAudioMs, resolve }));
+    const armed = new Promise<PeerSession>((resolve, reject) => this.armed.push({ when: opts.when, action, sessionIndex, afterAudioMs, resolve, reject }));
+    // A test that arms a fault it ends up not needing must not get an unhandled rejection at clear()/close().
+    armed.catch(() => {});
+    return armed;
   }
 
   private now(session: PeerSession | number | undefined, action: FaultAction): PeerSession {

@@ -32,4 +32,5 @@ export type { SessionConfig, TurnDetection, WireSession, WireTurnDetection } fro
 export type { ClientEvent, ClientItem, ProtocolError } from './client-events.js';
 export type { ConversationItem, ItemContent } from './conversation.js';
 export type { AudioFormat } from './audio-format.js';
+export { RealtimeTestClient, connectToPeer, mintToken, sendSpeech, type ServerEventJson } from './test-client.js';
 export type { MintedToken } from './token-store.js';

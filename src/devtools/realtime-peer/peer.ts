@@ -148,6 +148,7 @@ export class RealtimePeer {
   close(): Promise<void> {
     if (this.closed === null) {
       for (const w of [...this.waiters]) w.reject(new Error('realtime peer closed'));
+      this.faults.clear();
       this.closed = this.server.close();
     }
     return this.closed;

@@ -121,8 +121,8 @@ export class PeerServer {
       } else {
         record({ kind: 'http', status: refusal.status });
         answerUpgrade(socket, refusal.status, {
-          type: refusal.status === 401 ? 'invalid_request_error' : 'server_error',
-          code: refusal.status === 403 ? 'model_not_found' : null,
+          type: refusal.status < 500 ? 'invalid_request_error' : 'server_error',
+          code: refusal.status === 401 ? 'invalid_api_key' : null,
           message: `Upgrade refused with ${refusal.status} (injected by the realtime peer).`,
         });
       }
