@@ -389,6 +389,25 @@ describe('more protocol', () => {
     c.terminate();
   });
 
+  test('an exception inside the peer becomes a server_error event, not a crash', async () => {
+    const c = await openSession(peer, 'pcmu', null);
+    const boom = (): void => {
+      throw new Error('listener bug');
+    };
+    peer.on('clientEvent', boom);
+    try {
+      c.send({ type: 'input_audio_buffer.clear' });
+      const e = await c.nextError();
+      assert.equal(e.type, 'server_error');
+      assert.match(e.message, /listener bug/);
+    } finally {
+      peer.off('clientEvent', boom);
+    }
+    c.send({ type: 'input_audio_buffer.clear' });
+    await c.next('input_audio_buffer.cleared');
+    c.terminate();
+  });
+
   test('records the upgrade URL verbatim; recordAudio/recordEvents off keep records small', async () => {
     const lean = await startRealtimePeer({ apiKey: API_KEY, recordAudio: false, ...FAST });
     const none = await startRealtimePeer({ apiKey: API_KEY, recordEvents: false, ...FAST });

@@ -187,8 +187,13 @@ export class PeerServer {
     control.attach(session);
     ws.on('message', (data, isBinary) => {
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      if (isBinary) session.handleBinary(bytes.length);
-      else session.handleText(bytes.toString('utf8'));
+      try {
+        if (isBinary) session.handleBinary(bytes.length);
+        else session.handleText(bytes.toString('utf8'));
+      } catch (err) {
+        // A peer bug (or a throwing test listener) must not take the test process down with it.
+        session.internalError(err);
+      }
     });
     session.start();
   }

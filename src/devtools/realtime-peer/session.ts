@@ -122,6 +122,13 @@ export class RealtimeSession {
     this.deps.transport.close(1001, 'session_expired');
   }
 
+  /** Reports an unexpected exception as the service reports its own failures; the session stays open. */
+  internalError(err: unknown): void {
+    const detail = err instanceof Error ? err.message : String(err);
+    process.emitWarning(`realtime peer: internal error in session ${this.deps.record.index}: ${detail}`);
+    this.send({ type: 'error', error: { type: 'server_error', code: null, message: `The realtime peer failed: ${detail}`, param: null, event_id: null } });
+  }
+
   /** The service speaks JSON text frames only; a binary frame is an error, not a crash. */
   handleBinary(byteLength: number): void {
     if (this.ended) return;
