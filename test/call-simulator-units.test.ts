@@ -240,4 +240,6 @@ test('signatures: Twilio\'s documented example, and upgrade signatures the real 
   const url = 'wss://voice.example.com/twilio/stream/tkt';
   assert.ok(twilio.validateRequest('tok', signStreamUrl('tok', url), url, {}), 'twilio validates the upgrade signature');
   assert.equal(loopbackStreamUrl('http://127.0.0.1:8080', url), 'ws://127.0.0.1:8080/twilio/stream/tkt');
+  // Twilio drops a query string from the stream URL.
+  assert.equal(loopbackStreamUrl('http://127.0.0.1:8080/', `${url}?a=1`), 'ws://127.0.0.1:8080/twilio/stream/tkt');
 });

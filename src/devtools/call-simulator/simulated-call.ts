@@ -356,7 +356,11 @@ export class SimulatedCall {
   }
 }
 
-/** Places one simulated call against a running bridge and resolves with its report. */
-export function runSimulatedCall(opts: SimulatedCallOptions): Promise<CallReport> {
+/**
+ * Places one simulated call against a running bridge and resolves with its
+ * report. Rejects (never throws synchronously) on setup errors: an unreadable
+ * WAV, a bridge that cannot be reached.
+ */
+export async function runSimulatedCall(opts: SimulatedCallOptions): Promise<CallReport> {
   return new SimulatedCall(opts).run();
 }

@@ -12,7 +12,7 @@ export const TWILIO_WS_USER_AGENT = 'Twilio.TmeWs/1.0';
 export interface OpenStreamOptions {
   /** Where the bridge really listens, e.g. http://127.0.0.1:8080 (ws:// also accepted). */
   readonly bridgeUrl: string;
-  /** The wss:// URL exactly as written in the TwiML; its path (and query) is dialled on bridgeUrl. */
+  /** The wss:// URL exactly as written in the TwiML; its path is dialled on bridgeUrl (a query string is dropped, as Twilio does). */
   readonly streamUrl: string;
   readonly authToken: string;
   /** Replaces the computed signature; `null` sends none. */
@@ -31,12 +31,16 @@ export interface OpenStreamResult {
   readonly upgradeBody?: string;
 }
 
-/** ws://host:port of the bridge + path of the public wss URL. */
+/**
+ * ws://host:port of the bridge + path of the public wss URL. The query string
+ * is dropped because Twilio drops it; the signature still covers the URL as
+ * written in the TwiML.
+ */
 export function loopbackStreamUrl(bridgeUrl: string, streamUrl: string): string {
   const bridge = new URL(bridgeUrl);
   const stream = new URL(streamUrl);
   const scheme = bridge.protocol === 'https:' || bridge.protocol === 'wss:' ? 'wss:' : 'ws:';
-  return `${scheme}//${bridge.host}${stream.pathname}${stream.search}`;
+  return `${scheme}//${bridge.host}${stream.pathname}`;
 }
 
 export function openStream(opts: OpenStreamOptions): Promise<OpenStreamResult> {
