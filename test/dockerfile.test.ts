@@ -17,6 +17,16 @@ import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+/** Scratch space for the emulated image: RAM-backed when the host has it (two npm installs are I/O-bound). */
+const SCRATCH = (() => {
+  try {
+    const probe = mkdtempSync('/dev/shm/bridge-probe-');
+    rmSync(probe, { recursive: true });
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+})();
 /** The oldest Node major accepted as "current LTS" (26 became Active LTS on 2026-10-28). */
 const LTS_FLOOR = 26;
 
@@ -201,7 +211,7 @@ test('.dockerignore keeps dependencies, VCS data, env files, tests and fixtures 
 
 function buildContext(): string {
   const rules = readIgnore();
-  const ctx = mkdtempSync(join(tmpdir(), 'bridge-ctx-'));
+  const ctx = mkdtempSync(join(SCRATCH, 'bridge-ctx-'));
   // What a fresh checkout holds (tracked + new files, never ignored ones), then .dockerignore on top.
   const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: REPO, encoding: 'utf8' })
     .split('\0')
@@ -224,7 +234,7 @@ const ALLOWED_RUN: ReadonlyArray<RegExp> = [/^npm ci(\s|$)/, /^npm run build$/, 
 const SKIPPED_RUN: ReadonlyArray<RegExp> = [/^apt-get /, /^rm -rf \/var\/lib\/apt\/lists\/\*$/];
 
 function runStage(stage: Stage, ctx: string, built: Map<string, StageRun>): StageRun {
-  const run: StageRun = { root: mkdtempSync(join(tmpdir(), `bridge-stage-${stage.name}-`)), workdir: '/', env: {}, skipped: [] };
+  const run: StageRun = { root: mkdtempSync(join(SCRATCH, `bridge-stage-${stage.name}-`)), workdir: '/', env: {}, skipped: [] };
   const abs = (p: string): string => posix.resolve(run.workdir, p);
   for (const ins of stage.body) {
     if (ins.op === 'WORKDIR') {
@@ -261,7 +271,7 @@ function runStage(stage: Stage, ctx: string, built: Map<string, StageRun>): Stag
           cwd: join(run.root, run.workdir),
           env: { ...process.env, ...run.env },
           encoding: 'utf8',
-          timeout: 120_000,
+          timeout: 240_000,
         });
         assert.equal(result.status, 0, `line ${ins.line}: \`${part}\` failed:\n${result.stdout}\n${result.stderr}`);
       }
@@ -281,11 +291,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-test('emulated build: stages replay in a clean context, and the runtime stage starts the bridge from what it copies', { timeout: 180_000 }, async (t) => {
+test('emulated build: stages replay in a clean context, and the runtime stage starts the bridge from what it copies', { timeout: 300_000 }, async (t) => {
   const temps: string[] = [];
   try {
+    let mark = Date.now();
+    const lap = (what: string): void => {
+      t.diagnostic(`${what}: ${Date.now() - mark} ms`);
+      mark = Date.now();
+    };
     const ctx = buildContext();
     temps.push(ctx);
+    lap('context');
     assert.ok(!existsSync(join(ctx, 'node_modules')) && !existsSync(join(ctx, '.git')) && !existsSync(join(ctx, 'test')), 'context is clean');
 
     const built = new Map<string, StageRun>();
@@ -302,6 +318,7 @@ test('emulated build: stages replay in a clean context, and the runtime stage st
     assert.ok(existsSync(join(app, 'dist/src/telemetry/preload.js')), 'the built preload is in the image');
     assert.ok(!existsSync(join(app, 'src')) && !existsSync(join(app, 'node_modules/typescript')) && !existsSync(join(app, 'node_modules/tsx')), 'no sources and no dev dependencies in the image');
 
+    lap('stages');
     // The telemetry preload must load from production dependencies alone.
     const probe = spawnSync(process.execPath, ['--import', './dist/src/telemetry/preload.js', '-e', 'process.exit(0)'], { cwd: app, env: { PATH: process.env.PATH, ...runtime.env }, encoding: 'utf8' });
     assert.equal(probe.status, 0, probe.stderr);
@@ -345,6 +362,7 @@ test('emulated build: stages replay in a clean context, and the runtime stage st
         if (status !== 200) await new Promise((r) => setTimeout(r, 200));
       }
       assert.equal(status, 200, `GET /healthz never answered 200. Output:\n${output}`);
+      lap('start to healthy');
 
       const health = /CMD (\[.*\])$/s.exec((ops(finalStage, 'HEALTHCHECK')[0] as Instruction).args)?.[1] as string;
       const [, ...hcArgs] = execForm(health);
@@ -355,8 +373,13 @@ test('emulated build: stages replay in a clean context, and the runtime stage st
     }
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
     if (code === 'timeout') child.kill('SIGKILL');
+    lap('SIGTERM to exit');
     assert.equal(code, 0, `SIGTERM must drain and exit 0. Output:\n${output}`);
   } finally {
-    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+    const began = Date.now();
+    // `rm -rf` is several times faster than rmSync on two node_modules trees.
+    const rm = spawnSync('rm', ['-rf', ...temps]);
+    if (rm.status !== 0) for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+    t.diagnostic(`cleanup: ${Date.now() - began} ms`);
   }
 });
