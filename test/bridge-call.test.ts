@@ -69,7 +69,10 @@ test('a full call: the AI hears the caller, the caller hears the AI, paced and c
   const start = report.playback[0]!.startMs * 8;
   const match = bestCorrelation(report.heard, reference, start + 3500, start + 4500);
   assert.ok(match.score > 0.95, `heard audio matches the reply (correlation ${match.score.toFixed(3)})`);
-  assert.ok(report.maxLeadMs <= 240, `lead ahead of playback stayed small (${report.maxLeadMs} ms)`);
+  // The bridge's pacer bounds its lead by construction; the simulator sees that plus its own scheduling jitter.
+  const summary = bridge.logs.map((l) => l.summary as { callSid?: string; maxLeadMs?: number } | undefined).find((s) => s?.callSid === report.callSid);
+  assert.ok(summary?.maxLeadMs !== undefined && summary.maxLeadMs <= 200, `bridge lead ${summary?.maxLeadMs} ms`);
+  assert.ok(report.maxLeadMs <= 400, `lead seen by the caller's side stayed small (${report.maxLeadMs} ms)`);
   assert.equal(report.latenciesMs.length, 1);
 });
 

@@ -104,14 +104,14 @@ test('drop during an assistant response: reconnect at once, replay as text, neve
   const gap = second.openedAt - (hit.closed?.at ?? second.openedAt);
   assert.ok(gap < 300, `new session ${gap} ms after the drop`);
   // The new session got the same config, then the conversation as text, before any audio.
-  const types = second.received.map((e) => e.event.type);
+  const types = second.received.map((e) => e.type);
   assert.equal(types[0], 'session.update');
   const firstAppend = types.indexOf('input_audio_buffer.append');
   const replayed = second.receivedOfType('conversation.item.create').map((e) => e.item);
   assert.ok(replayed.length >= 2, 'user and assistant text replayed');
   assert.ok(types.lastIndexOf('conversation.item.create') < firstAppend || firstAppend < 0, 'replay precedes audio');
   assert.equal((replayed[0] as { role?: string }).role, 'user');
-  const assistant = replayed.find((i) => (i as { role?: string }).role === 'assistant') as { content: { type: string; text: string }[] };
+  const assistant = replayed.find((i) => (i as { role?: string }).role === 'assistant') as unknown as { content: { type: string; text: string }[] };
   assert.equal(assistant.content[0]!.type, 'output_text');
   assert.ok(assistant.content[0]!.text.length > 0);
   // The interrupted response was not generated again: the new session only answered the caller's next words.
@@ -142,9 +142,18 @@ test('drop during caller speech: audio buffered in the outage reaches the new se
 test('drop during a tool call: the call and its output are replayed and the model answers', async () => {
   const first = peer.sessions.length;
   peer.queueReply({ type: 'function_call', name: 'lookup_hours', arguments: { day: 'saturday' }, callId: 'call_hours_1' });
-  const dropped = peer.faults.dropNext({ when: 'toolCall' });
+  // Cut the socket the moment the bridge's tool output arrives: the model has not answered it yet.
+  let cut = false;
+  const cutter = (session: PeerSession, received: { event?: { type: string; item?: { type?: string } } }) => {
+    if (!cut && received.event?.type === 'conversation.item.create' && received.event.item?.type === 'function_call_output') {
+      cut = true;
+      peer.faults.drop(session);
+    }
+  };
+  peer.on('clientEvent', cutter);
   const report = await run([{ say: QUESTION }, { waitFor: 'assistantAudio', timeoutMs: 5000 }, { waitFor: 'assistantDone', idleMs: 300 }, { hangup: true }]);
-  await dropped;
+  peer.off('clientEvent', cutter);
+  assert.ok(cut, 'the fault fired');
   const sessions = sessionsOf(report, first);
   assert.equal(sessions.length, 2);
   const replayed = sessions[1]!.receivedOfType('conversation.item.create').map((e) => e.item as { type: string; call_id?: string });

@@ -61,6 +61,8 @@ export interface CallSummary {
   readonly durationMs: number;
   readonly framesIn: number;
   readonly framesOut: number;
+  /** Largest lead of sent audio over real-time playback, by the pacer's clock. */
+  readonly maxLeadMs: number;
   readonly gapFilledMs: number;
   readonly bargeIns: number;
   readonly ignoredMessages: number;
@@ -224,6 +226,7 @@ export class CallSession {
       durationMs: this.#now() - this.#startedAt,
       framesIn: this.#caller.stats.framesIn,
       framesOut: this.#assistant?.stats.framesOut ?? 0,
+      maxLeadMs: this.#assistant?.stats.maxLeadMs ?? 0,
       gapFilledMs: this.#caller.stats.gapFilledMs,
       bargeIns: this.#bargeIns,
       ignoredMessages: this.#ignored,
