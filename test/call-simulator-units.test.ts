@@ -22,6 +22,7 @@ import {
   SILENT_PAYLOAD,
   type AssistantView,
 } from '../src/devtools/call-simulator/index.js';
+import { parseStep, scriptFromArgv } from '../src/devtools/call-simulator/cli-script.js';
 
 const ulaw = (ms: number, code = 0x10): Uint8Array => new Uint8Array(ms * 8).fill(code);
 
@@ -242,4 +243,22 @@ test('signatures: Twilio\'s documented example, and upgrade signatures the real 
   assert.equal(loopbackStreamUrl('http://127.0.0.1:8080', url), 'ws://127.0.0.1:8080/twilio/stream/tkt');
   // Twilio drops a query string from the stream URL.
   assert.equal(loopbackStreamUrl('http://127.0.0.1:8080/', `${url}?a=1`), 'ws://127.0.0.1:8080/twilio/stream/tkt');
+});
+
+test('CLI script: --wav and --step in command-line order', () => {
+  const argv = ['--bridge', 'http://x', '--wav', 'a.wav', '--step', 'silence:500', '--step=barge:800:b:c.wav', '--step', 'wait:audio:3000', '--step', 'dtmf:12#', '--step', 'hangup'];
+  assert.deepEqual(scriptFromArgv(argv), [
+    { say: 'a.wav' },
+    { waitFor: 'assistantDone', timeoutMs: 20_000 },
+    { silenceMs: 500 },
+    { bargeIn: 800, say: 'b:c.wav' },
+    { waitFor: 'assistantAudio', timeoutMs: 3000 },
+    { dtmf: '12#' },
+    { hangup: true },
+  ]);
+  assert.deepEqual(parseStep('wait:done'), { waitFor: 'assistantDone' });
+  assert.throws(() => parseStep('silence:soon'), /must be a number/);
+  assert.throws(() => parseStep('wait:forever'), /wait:audio or wait:done/);
+  assert.throws(() => parseStep('sing:x'), /unknown step kind/);
+  assert.throws(() => scriptFromArgv(['--wav']), /needs a value/);
 });

@@ -5,7 +5,8 @@
 // (TWILIO_AUTH_TOKEN, TWILIO_ACCOUNT_SID, PUBLIC_URL); it never prints the token.
 
 import { parseArgs } from 'node:util';
-import { formatReport, runSimulatedCall, type CallReport, type CallStep } from './index.js';
+import { scriptFromArgv, WAV_REPLY_TIMEOUT_MS } from './cli-script.js';
+import { formatReport, runSimulatedCall, type CallReport } from './index.js';
 
 const USAGE = `usage: call-simulator [options]
   --bridge URL         where the bridge listens (default http://127.0.0.1:8080)
@@ -21,55 +22,6 @@ const USAGE = `usage: call-simulator [options]
   --json               print the report as JSON (the heard samples summarised)
 environment: TWILIO_AUTH_TOKEN and TWILIO_ACCOUNT_SID (required), PUBLIC_URL
 exit status: 0 when the stream opened and the bridge broke no protocol rule, else 1`;
-
-function parseStep(spec: string): CallStep {
-  const [kind = '', ...rest] = spec.split(':');
-  const arg = rest.join(':');
-  const num = (s: string | undefined, what: string): number => {
-    const n = Number(s);
-    if (s === undefined || s === '' || !Number.isFinite(n) || n < 0) throw new Error(`--step ${spec}: ${what} must be a number of ms`);
-    return n;
-  };
-  switch (kind) {
-    case 'say':
-      return { say: arg };
-    case 'silence':
-      return { silenceMs: num(arg, 'silence') };
-    case 'wait': {
-      const [what, timeout] = rest;
-      if (what !== 'audio' && what !== 'done') throw new Error(`--step ${spec}: wait:audio or wait:done`);
-      return {
-        waitFor: what === 'audio' ? 'assistantAudio' : 'assistantDone',
-        ...(timeout !== undefined ? { timeoutMs: num(timeout, 'timeout') } : {}),
-      };
-    }
-    case 'barge': {
-      const [after, ...path] = rest;
-      return { bargeIn: num(after, 'barge-in delay'), say: path.join(':') };
-    }
-    case 'dtmf':
-      return { dtmf: arg };
-    case 'hangup':
-      return { hangup: true };
-    default:
-      throw new Error(`--step ${spec}: unknown step kind "${kind}"`);
-  }
-}
-
-/** --wav and --step in command-line order. */
-function scriptFromArgv(argv: readonly string[]): CallStep[] {
-  const steps: CallStep[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    if (flag !== '--wav' && flag !== '--step') continue;
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === '--wav') steps.push({ say: value }, { waitFor: 'assistantDone', timeoutMs: 20_000 });
-    else steps.push(parseStep(value));
-  }
-  return steps;
-}
 
 function summary(r: CallReport): unknown {
   return { ...r, heard: { sampleRate: 8000, samples: r.heard.length } };
@@ -107,7 +59,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const script = scriptFromArgv(argv);
-  if (script.length === 0) script.push({ say: 'fixtures/caller-question.wav' }, { waitFor: 'assistantDone', timeoutMs: 20_000 });
+  if (script.length === 0) script.push({ say: 'fixtures/caller-question.wav' }, { waitFor: 'assistantDone', timeoutMs: WAV_REPLY_TIMEOUT_MS });
 
   const report = await runSimulatedCall({
     bridgeUrl: values.bridge,
