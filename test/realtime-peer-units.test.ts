@@ -10,6 +10,8 @@ import { applySessionUpdate, defaultSessionConfig, sessionToWire } from '../src/
 import { Conversation, type ConversationItem } from '../src/devtools/realtime-peer/conversation.js';
 import { ResponseStream, transcriptPieces } from '../src/devtools/realtime-peer/response-stream.js';
 import { decodeAudio, downsample24kTo8k, encodeAudio } from '../src/devtools/realtime-peer/audio-format.js';
+import { PeerFaults, type FaultAction, type SocketControl } from '../src/devtools/realtime-peer/faults.js';
+import type { PeerSession } from '../src/devtools/realtime-peer/recording.js';
 
 const RATE = 8000;
 const PARAMS: VadParams = { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 200, minSpeechMs: 30 };
@@ -158,7 +160,7 @@ describe('session configuration', () => {
         output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'marin' },
       },
     }, false);
-    assert.ok(r.ok);
+    assert.ok(r.ok, 'r.ok');
     if (!r.ok) return;
     const wire = sessionToWire('sess_1', r.config, 123);
     assert.deepEqual(wire.audio.input.format, { type: 'audio/pcmu' });
@@ -211,7 +213,7 @@ describe('Conversation', () => {
     c.truncate('x', 120);
     assert.equal(c.audioDurationMs('x'), 120);
     const item = c.get('x');
-    assert.ok(item?.type === 'message' && item.content[0]?.type === 'output_audio' && item.content[0].transcript === '');
+    assert.ok(item?.type === 'message' && item.content[0]?.type === 'output_audio' && item.content[0].transcript === '', 'item?.type === \'message\' && item.content[0]?.type === \'output_audio\' && item.content[0].transcript === \'\'');
   });
 });
 
@@ -238,14 +240,14 @@ describe('ResponseStream', () => {
       advance(1);
       assert.equal(got.filter((g) => g.startsWith('a')).length, 2);
       advance(50 * 3);
-      assert.ok(!finished);
+      assert.ok(!finished, '!finished');
       advance(50);
-      assert.ok(finished);
+      assert.ok(finished, 'finished');
       assert.equal(got.filter((g) => g.startsWith('a')).length, 10);
       assert.deepEqual(got.filter((g) => g.startsWith('t')), ['tone', 'ttwo', 'tthree', 'tfour', 'tfive']);
       // Words follow the audio they belong to: the first after the first chunk, the last in the final burst.
-      assert.ok(got.indexOf('tone') > got.indexOf('a100'));
-      assert.ok(got.indexOf('tfive') > got.length - 4);
+      assert.ok(got.indexOf('tone') > got.indexOf('a100'), 'got.indexOf(\'tone\') > got.indexOf(\'a100\')');
+      assert.ok(got.indexOf('tfive') > got.length - 4, 'got.indexOf(\'tfive\') > got.length - 4');
     } finally {
       mock.timers.reset();
     }
@@ -266,7 +268,7 @@ describe('ResponseStream', () => {
       s.stop();
       advance(1000);
       assert.equal(chunks, 3);
-      assert.ok(!finished);
+      assert.ok(!finished, '!finished');
     } finally {
       mock.timers.reset();
     }
@@ -282,7 +284,7 @@ describe('audio formats', () => {
     const s = Int16Array.from([0, 1000, -1000, 32767, -32768]);
     assert.deepEqual(decodeAudio(encodeAudio(s, { type: 'audio/pcm', rate: 24000 }), { type: 'audio/pcm', rate: 24000 }), s);
     const mu = decodeAudio(encodeAudio(s, { type: 'audio/pcmu' }), { type: 'audio/pcmu' });
-    for (let i = 0; i < s.length; i++) assert.ok(Math.abs(mu[i]! - s[i]!) <= Math.abs(s[i]!) / 16 + 8);
+    for (let i = 0; i < s.length; i++) assert.ok(Math.abs(mu[i]! - s[i]!) <= Math.abs(s[i]!) / 16 + 8, 'Math.abs(mu[i]! - s[i]!) <= Math.abs(s[i]!) / 16 + 8');
   });
 
   test('24 → 8 kHz keeps a 1 kHz tone and removes a 6 kHz one', () => {
@@ -290,7 +292,59 @@ describe('audio formats', () => {
     const rms = (x: Int16Array) => Math.sqrt(x.slice(100, -100).reduce((n, v) => n + v * v, 0) / (x.length - 200));
     const low = downsample24kTo8k(tone(1000));
     assert.equal(low.length, 8000);
-    assert.ok(Math.abs(rms(low) - 10000 / Math.SQRT2) < 300);
-    assert.ok(rms(downsample24kTo8k(tone(6000))) < 50);
+    assert.ok(Math.abs(rms(low) - 10000 / Math.SQRT2) < 300, 'Math.abs(rms(low) - 10000 / Math.SQRT2) < 300');
+    assert.ok(rms(downsample24kTo8k(tone(6000))) < 50, 'rms(downsample24kTo8k(tone(6000))) < 50');
+  });
+});
+
+describe('PeerFaults', () => {
+  function fakeSocket(index: number) {
+    const applied: FaultAction[] = [];
+    let open = true;
+    const control: SocketControl = {
+      session: { index } as PeerSession,
+      get open() {
+        return open;
+      },
+      apply: (a) => {
+        applied.push(a);
+        open = false;
+      },
+      pauseReading: () => applied.push({ kind: 'close', code: 0, reason: 'paused' }),
+      resumeReading: () => {},
+    };
+    return { control, applied };
+  }
+
+  test('armed faults fire once, at the matching moment, session and audio position', async () => {
+    const a = fakeSocket(0);
+    const b = fakeSocket(1);
+    const faults = new PeerFaults(() => [a.control, b.control]);
+    const hit = faults.closeNext({ when: 'response', session: 1, code: 1001, reason: 'bye', afterAudioMs: 300 });
+    faults.moment('response', a.control, 1000);
+    faults.moment('speech', b.control, 1000);
+    faults.moment('response', b.control, 200);
+    assert.equal(a.applied.length + b.applied.length, 0);
+    faults.moment('response', b.control, 300);
+    assert.deepEqual(b.applied, [{ kind: 'close', code: 1001, reason: 'bye' }]);
+    assert.equal((await hit).index, 1);
+    faults.moment('response', b.control, 400);
+    assert.equal(b.applied.length, 1);
+  });
+
+  test('immediate faults target the newest open session; queues are consumed in order', () => {
+    const a = fakeSocket(0);
+    const b = fakeSocket(1);
+    const faults = new PeerFaults(() => [a.control, b.control]);
+    assert.equal(faults.drop().index, 1);
+    assert.equal(faults.expire().index, 0);
+    assert.throws(() => faults.drop(), /no open session/);
+    assert.throws(() => faults.drop(7), /no session with index 7/);
+    faults.refuseUpgrades(2, 'reset');
+    faults.refuseUpgrades(1, { status: 403 });
+    assert.deepEqual([faults.takeUpgradeRefusal(), faults.takeUpgradeRefusal(), faults.takeUpgradeRefusal(), faults.takeUpgradeRefusal()], ['reset', 'reset', { status: 403 }, undefined]);
+    faults.failTokenRequests(1, 'stall');
+    assert.equal(faults.takeTokenFailure(), 'stall');
+    assert.equal(faults.takeTokenFailure(), undefined);
   });
 });

@@ -65,7 +65,7 @@ describe('token endpoint', () => {
     assert.equal(status, 200);
     assert.match(json['value'] as string, /^ek_/);
     const expiresAt = json['expires_at'] as number;
-    assert.ok(expiresAt >= before + 120 && expiresAt <= before + 122);
+    assert.ok(expiresAt >= before + 120 && expiresAt <= before + 122, 'expiresAt >= before + 120 && expiresAt <= before + 122');
     const session = json['session'] as Record<string, unknown>;
     assert.equal(session['type'], 'realtime');
     assert.equal(session['instructions'], 'Be brief.');
@@ -194,7 +194,7 @@ describe('session protocol', () => {
     assert.equal(started['item_id'], stopped['item_id']);
     // Speech begins ~0.41 s into the fixture; prefix padding is 100 ms.
     assert.ok(Math.abs((started['audio_start_ms'] as number) - 310) <= 40, `audio_start_ms ${started['audio_start_ms']}`);
-    assert.ok((stopped['audio_end_ms'] as number) > 4000);
+    assert.ok((stopped['audio_end_ms'] as number) > 4000, '(stopped[\'audio_end_ms\'] as number) > 4000');
     const committed = await c.next('input_audio_buffer.committed');
     assert.equal(committed['item_id'], started['item_id']);
     const transcript = await c.next('conversation.item.input_audio_transcription.completed');
@@ -205,9 +205,9 @@ describe('session protocol', () => {
     assert.equal(response.status, 'completed');
     assert.equal(response.id, (created['response'] as { id: string }).id);
     assert.equal(response.output[0]!.role, 'assistant');
-    assert.ok(response.usage !== null);
+    assert.ok(response.usage !== null, 'response.usage !== null');
     const deltas = c.ofType('response.output_audio.delta');
-    assert.ok(deltas.length > 10);
+    assert.ok(deltas.length > 10, 'deltas.length > 10');
     for (const d of deltas) assert.equal(d['item_id'], response.output[0]!.id);
     const bytes = deltas.reduce((n, d) => n + Buffer.from(d['delta'] as string, 'base64').length, 0);
     // μ-law at 8 kHz: one byte per sample; the fixture is ~9.84 s.
@@ -215,7 +215,7 @@ describe('session protocol', () => {
     assert.equal((await c.next('response.output_audio_transcript.done'))['transcript'], 'Hello from the peer.');
     const rec = peer.sessions.at(-1)!;
     assert.deepEqual(rec.conversation.map((i) => (i.type === 'message' ? i.role : i.type)), ['user', 'assistant']);
-    assert.ok(rec.received.some((r) => r.type === 'input_audio_buffer.append' && r.audioBytes === 160));
+    assert.ok(rec.received.some((r) => r.type === 'input_audio_buffer.append' && r.audioBytes === 160), 'rec.received.some((r) => r.type === \'input_audio_buffer.append\' && r.audioBytes === 160)');
     c.terminate();
   });
 
@@ -427,7 +427,7 @@ describe('more protocol', () => {
       assert.equal(s.receivedOfType('input_audio_buffer.append')[0]!.audio, '');
       const delta = s.sent.find((e) => e.type === 'response.output_audio.delta')!;
       assert.equal(delta.event['delta'], '');
-      assert.ok(delta.audioBytes! > 0);
+      assert.ok(delta.audioBytes! > 0, 'delta.audioBytes! > 0');
 
       const d = connectToPeer(none, API_KEY);
       clients.push(d);
@@ -437,7 +437,7 @@ describe('more protocol', () => {
       d.send({ type: 'response.create' });
       await d.next('response.done');
       assert.equal(none.sessions[0]!.sent.length, 0);
-      assert.ok(seen.includes('response.done'));
+      assert.ok(seen.includes('response.done'), 'seen.includes(\'response.done\')');
     } finally {
       await lean.close();
       await none.close();
