@@ -403,3 +403,18 @@ test('one shared ticker drives several concurrent calls on one clock', async () 
     assert.ok(r.audioReceivedMs >= 200, `received ${r.audioReceivedMs} ms`);
   }
 });
+
+test('a hang-up before the stream is up means the stream never starts', async () => {
+  bridge.behaviour = () => {};
+  const before = bridge.streams.length;
+  const call = new SimulatedCall({ ...base, script: [{ silenceMs: 1000 }] });
+  const done = call.run();
+  call.hangup('TwiML replaced');
+  const r = await done;
+  assert.equal(r.endReason, 'TwiML replaced');
+  assert.equal(r.webhook.status, 200);
+  assert.equal(r.upgradeStatus, undefined);
+  assert.equal(r.framesSent, 0);
+  assert.equal(r.closedBy, 'none');
+  assert.equal(bridge.streams.length, before);
+});

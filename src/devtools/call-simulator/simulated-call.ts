@@ -95,6 +95,8 @@ export class SimulatedCall {
   private closeCode: number | undefined;
   private closeReason: string | undefined;
   private endReason = '';
+  /** Set by a hangup while dialling: the stream must not start. */
+  private abortReason: string | undefined;
 
   private webhook = { status: 0, body: '', ms: 0 };
   private twimlError: string | undefined;
@@ -150,8 +152,16 @@ export class SimulatedCall {
     if (this.phase === 'streaming' && now >= (this.opts.maxDurationMs ?? 120_000)) this.hangup('max duration reached');
   }
 
-  /** The caller hangs up: Twilio sends stop, then closes the socket. */
+  /**
+   * The caller hangs up (or the call leaves the stream, e.g. its TwiML was
+   * replaced): Twilio sends stop, then closes the socket. Before the stream is
+   * up, the stream is simply never started.
+   */
   hangup(reason = 'hangup'): void {
+    if (this.phase === 'idle' || this.phase === 'dialling') {
+      this.abortReason ??= reason;
+      return;
+    }
     if (this.phase !== 'streaming') return;
     this.endMs = this.nowMs;
     this.endReason = reason;
@@ -176,6 +186,7 @@ export class SimulatedCall {
     const t = this.clock();
     const hook = await postVoiceWebhook({ bridgeUrl: o.bridgeUrl, publicUrl: o.publicUrl, authToken: o.authToken, params, path: o.webhookPath ?? VOICE_PATH });
     this.webhook = { status: hook.status, body: hook.body, ms: this.clock() - t };
+    if (this.abortReason !== undefined) return this.finish(this.abortReason);
     this.twimlError = hook.twiml?.error;
     if (hook.stream === undefined) return this.finish(hook.status === 200 ? `no stream in TwiML: ${hook.twiml?.error ?? '?'}` : `webhook answered ${hook.status}`);
     this.streamUrl = hook.stream.url;
@@ -186,6 +197,11 @@ export class SimulatedCall {
     this.upgradeStatus = opened.upgradeStatus;
     this.upgradeMs = this.clock() - u;
     if (opened.ws === undefined) return this.finish(`upgrade refused with ${opened.upgradeStatus}`);
+    if (this.abortReason !== undefined) {
+      opened.ws.on('error', () => {}); // closing an unused socket; nothing to report
+      opened.ws.close(CLOSE_NORMAL);
+      return this.finish(this.abortReason);
+    }
     this.ws = opened.ws;
     this.attach(opened.ws);
 
