@@ -97,6 +97,7 @@ interface JsonSpan {
   parentSpanId?: string;
   name: string;
   attributes?: KeyValue[];
+  links?: Array<{ traceId: string; spanId: string }>;
 }
 
 function attr(list: KeyValue[] | undefined, key: string): unknown {
@@ -143,6 +144,13 @@ test('OTLP http/json: traces, metrics and logs arrive decoded, ticket-free, with
     assert.equal(stream.parentSpanId, call.spanId);
     assert.equal(turn.traceId, call.traceId);
     assert.equal(attr(call.attributes, 'bridge.call.sid'), 'CA77');
+    // The call root links to the webhook request's span (its own short trace).
+    const webhookSpans = spans.filter((s) => attr(s.attributes, 'url.path') === '/twilio/voice');
+    assert.ok(webhookSpans.length >= 1);
+    // (the active span in the handler is Fastify's handler span, inside the webhook request's trace)
+    const linked = spans.find((s) => s.spanId === call.links?.[0]?.spanId);
+    assert.ok(linked && webhookSpans.every((w) => w.traceId === linked.traceId), 'call links into the webhook request trace');
+    assert.notEqual(linked.traceId, call.traceId);
     assert.ok(Number(attr(turn.attributes, 'bridge.turn.latency_ms')) >= 4);
     // The instrumented HTTP server and Fastify spans exist, with the ticket path redacted.
     const streamRequest = spans.filter((s) => attr(s.attributes, 'url.path') === '/twilio/stream/[REDACTED]');

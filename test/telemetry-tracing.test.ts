@@ -369,3 +369,35 @@ test('turns: a lost response.done cannot keep spans open, and a greeting has no 
   assert.equal(greeting?.attributes['bridge.turn.latency_ms'], undefined);
   h.metrics.close();
 });
+
+test('turns: a barge-in after response.done is recorded when passed with the interrupting speech', () => {
+  const h = harness();
+  const tracer = h.newTracer();
+  const stream = tracer.startStream({ carrier: undefined, callSid: 'CA5' });
+  h.clock.now = T0 + 100;
+  stream.turns.speechStarted();
+  h.clock.now = T0 + 900;
+  stream.turns.speechStopped();
+  stream.turns.responseCreated();
+  h.clock.now = T0 + 1300;
+  stream.turns.audioSent();
+  h.clock.now = T0 + 1500;
+  // The reply finished generating long before it finished playing.
+  stream.turns.responseDone({ id: 'resp_a', status: 'completed', usage: { input_tokens: 10, output_tokens: 50 } });
+  h.clock.now = T0 + 2600;
+  stream.turns.speechStarted({ heardMs: 1250 });
+  // Calling interrupted() with no assistant audio out changes nothing.
+  stream.turns.interrupted(999);
+  stream.end('completed');
+
+  const turns = byName(h.exporter.getFinishedSpans(), 'turn').sort((a, b) => Number(a.attributes['bridge.turn.index']) - Number(b.attributes['bridge.turn.index']));
+  assert.equal(turns.length, 2);
+  const [first, second] = turns as [ReadableSpan, ReadableSpan];
+  assert.equal(first.attributes['bridge.turn.interrupted'], true);
+  assert.equal(first.attributes['bridge.turn.heard_ms'], 1250);
+  assert.equal(first.attributes['bridge.turn.latency_ms'], 400);
+  assert.equal(ms(first, 'endTime'), T0 + 2600);
+  assert.equal(second.attributes['bridge.turn.interrupted'], false);
+  assert.equal(byName(h.exporter.getFinishedSpans(), 'turn.barge_in').length, 1);
+  h.metrics.close();
+});

@@ -22,7 +22,7 @@ import { redactTicketPath } from './redact.js';
 import { SERVICE_NAME } from './attributes.js';
 
 /** Paths probed often enough that a span per request would be noise. */
-const QUIET_PATHS = new Set(['/healthz', '/metrics']);
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 function metricReaders(plan: TelemetryPlan): MetricReader[] {
   const readers: MetricReader[] = [];

@@ -56,8 +56,14 @@ export class TurnTracker {
     private readonly onLatency: (ms: number) => void = () => {},
   ) {}
 
-  /** Input-side VAD: the caller started speaking. Opens a new turn; the previous one (if any) is superseded. */
-  speechStarted(): void {
+  /**
+   * Input-side VAD: the caller started speaking. Opens a new turn; the
+   * previous one (if any) is superseded. When this speech cuts the assistant
+   * off, pass `bargeIn` (or call interrupted() first): once superseded, a
+   * turn whose response is done is closed and can no longer be marked.
+   */
+  speechStarted(bargeIn?: { readonly heardMs: number }): void {
+    if (bargeIn !== undefined) this.interrupted(bargeIn.heardMs);
     const now = this.clock();
     this.supersede(now);
     this.open(now);
@@ -104,11 +110,13 @@ export class TurnTracker {
    * caller actually heard (acknowledged marks), as sent in the truncate.
    * `startedAt` is when the barge-in was detected (defaults to now); the
    * barge-in span runs from there to this call (clear + truncate sent).
+   * Call it before speechStarted() for the interrupting speech, or use
+   * speechStarted({ heardMs }). Ignored when no assistant audio is out.
    */
   interrupted(heardMs: number, startedAt?: number): void {
     const now = this.clock();
     const turn = this.current;
-    if (turn === undefined) return;
+    if (turn === undefined || turn.firstAudioAt === undefined) return;
     const heard = Math.max(0, Math.round(heardMs));
     const bargeIn = this.tracer.startSpan(
       SPAN.bargeIn,
