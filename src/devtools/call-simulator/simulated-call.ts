@@ -50,7 +50,7 @@ export interface SimulatedCallOptions {
   readonly maxDurationMs?: number;
   /** Monotonic milliseconds. Default performance.now. */
   readonly clock?: () => number;
-  /** Internal timer period. Default 20 ms (one frame). */
+  /** Internal timer period: bounds how late a mark echo or a frame can be. Default 10 ms. */
   readonly tickMs?: number;
   /** When true no internal timer runs: the owner calls `tick()` (a shared clock for many calls). */
   readonly externalTicks?: boolean;
@@ -63,6 +63,11 @@ export interface SimulatedCallOptions {
 type Phase = 'idle' | 'dialling' | 'streaming' | 'closing' | 'done';
 
 const CLOSE_NORMAL = 1000;
+/**
+ * Half a frame: frames still go out on the 20 ms grid (a tick sends whatever
+ * is due), but mark echoes are at most 10 ms late instead of 20.
+ */
+const DEFAULT_TICK_MS = 10;
 
 export class SimulatedCall {
   readonly callSid: string;
@@ -217,7 +222,7 @@ export class SimulatedCall {
     );
     this.t0 = this.clock();
     this.phase = 'streaming';
-    if (!o.externalTicks) this.timer = setInterval(() => this.tick(), o.tickMs ?? FRAME_MS);
+    if (!o.externalTicks) this.timer = setInterval(() => this.tick(), o.tickMs ?? DEFAULT_TICK_MS);
   }
 
   private attach(ws: WebSocket): void {
