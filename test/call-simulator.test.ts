@@ -333,6 +333,15 @@ test('forged signatures: the webhook gets 403 and the upgrade is refused with it
   const opened = await openStream({ bridgeUrl: bridge.url, streamUrl: ok.stream.url, authToken: AUTH_TOKEN });
   assert.equal(opened.upgradeStatus, 101);
   opened.ws!.close();
+
+  // The whole call with the wrong token: refused at the webhook, reported, not thrown.
+  const r = await runSimulatedCall({ ...base, authToken: 'wrong-token', script: [{ silenceMs: 100 }] });
+  assert.equal(r.webhook.status, 403);
+  assert.equal(r.upgradeStatus, undefined);
+  assert.equal(r.endReason, 'webhook answered 403');
+  assert.equal(r.durationMs, 0);
+  assert.equal(r.heard.length, 0);
+  assert.match(formatReport(r), /webhook: HTTP 403/);
 });
 
 test('garbage from the bridge is recorded as protocol violations, and valid messages still play', async () => {
