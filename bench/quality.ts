@@ -39,15 +39,40 @@ function refKernel(t: number, cutoffRatio: number, halfWidth: number): number {
 export function referenceUpsample(x: ArrayLike<number>, delay24k: number): Float64Array {
   const halfWidth = 128;
   const y = new Float64Array(3 * x.length);
-  for (let m = 0; m < y.length; m++) {
-    const t = (m - delay24k) / 3;
-    const lo = Math.max(0, Math.ceil(t - halfWidth));
-    const hi = Math.min(x.length - 1, Math.floor(t + halfWidth));
-    let acc = 0;
-    for (let n = lo; n <= hi; n++) acc += x[n]! * refKernel(t - n, 1, halfWidth);
-    y[m] = acc;
-  }
+  const tables = new KernelTables(1, halfWidth);
+  for (let m = 0; m < y.length; m++) y[m] = tables.apply(x, (m - delay24k) / 3);
   return y;
+}
+
+/**
+ * Kernel values for a fractional position, computed once per distinct
+ * fraction (3 for ×3 up, 1 for ÷3 down) instead of once per tap per sample.
+ */
+class KernelTables {
+  private readonly cache = new Map<number, Float64Array>();
+  constructor(
+    private readonly cutoffRatio: number,
+    private readonly halfWidth: number,
+  ) {}
+  /** Σ x[n]·kernel(t − n) over the kernel's support. */
+  apply(x: ArrayLike<number>, t: number): number {
+    const base = Math.floor(t);
+    const frac = t - base;
+    const key = Math.round(frac * 1e9);
+    let table = this.cache.get(key);
+    const w = this.halfWidth;
+    if (!table) {
+      // Index j ↔ n = base + j − w, j = 0 … 2w.
+      table = new Float64Array(2 * w + 1);
+      for (let j = 0; j <= 2 * w; j++) table[j] = refKernel(frac - (j - w), this.cutoffRatio, w);
+      this.cache.set(key, table);
+    }
+    const lo = Math.max(0, base - w);
+    const hi = Math.min(x.length - 1, base + w);
+    let acc = 0;
+    for (let n = lo; n <= hi; n++) acc += x[n]! * table[n - base + w]!;
+    return acc;
+  }
 }
 
 /**
@@ -57,14 +82,8 @@ export function referenceUpsample(x: ArrayLike<number>, delay24k: number): Float
 export function referenceDownsample(x: ArrayLike<number>, delay8k: number): Float64Array {
   const halfWidth = 384;
   const y = new Float64Array(Math.floor(x.length / 3));
-  for (let i = 0; i < y.length; i++) {
-    const t = 3 * (i - delay8k);
-    const lo = Math.max(0, Math.ceil(t - halfWidth));
-    const hi = Math.min(x.length - 1, Math.floor(t + halfWidth));
-    let acc = 0;
-    for (let n = lo; n <= hi; n++) acc += x[n]! * refKernel(t - n, 1 / 3, halfWidth);
-    y[i] = acc;
-  }
+  const tables = new KernelTables(1 / 3, halfWidth);
+  for (let i = 0; i < y.length; i++) y[i] = tables.apply(x, 3 * (i - delay8k));
   return y;
 }
 
@@ -176,7 +195,8 @@ export function runStream(factory: ProcessorFactory, input: Int16Array, chunk: n
 export function estimateDelay(out: ArrayLike<number>, ref: ArrayLike<number>, maxLag: number, start: number, len: number): number {
   const score = (lag: number): number => {
     let acc = 0;
-    for (let i = start; i < start + len; i++) acc += (out[i + lag] ?? 0) * ref[i]!;
+    const end = Math.min(start + len, out.length - lag);
+    for (let i = start; i < end; i++) acc += out[i + lag]! * ref[i]!;
     return acc;
   };
   let best = 0;
@@ -205,19 +225,53 @@ export interface QualityFigures {
   delayMs: number;
 }
 
+/**
+ * Refines a delay estimate to the value that maximises the band SNR, by
+ * golden-section search within ±0.5 sample: the cross-correlation peak alone
+ * is off by a few thousandths of a sample, which costs a few dB at 70+ dB.
+ */
+function refineDelay(snrAt: (delay: number) => number, estimate: number): number {
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = estimate - 0.5;
+  let b = estimate + 0.5;
+  let c = b - g * (b - a);
+  let d = a + g * (b - a);
+  let fc = snrAt(c);
+  let fd = snrAt(d);
+  for (let k = 0; k < 20; k++) {
+    if (fc > fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = snrAt(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = snrAt(d);
+    }
+  }
+  return (a + b) / 2;
+}
+
 const CHUNK_8K = 160;
 const CHUNK_24K = 480;
 
 /**
  * Measures an 8 → 24 kHz streaming resampler. `delay24k` is its declared
- * delay; when undefined it is estimated from the speech cross-correlation.
+ * delay; when undefined it is estimated from the speech cross-correlation and
+ * refined to the SNR-maximising value (what any contestant deserves).
  */
 export function measureUp(factory: ProcessorFactory, speech8k: Int16Array, delay24k?: number): QualityFigures {
   const y = runStream(factory, speech8k, CHUNK_8K);
   let delay = delay24k;
   if (delay === undefined) {
-    const coarse = referenceUpsample(speech8k.subarray(0, 8000 * 2), 0);
-    delay = estimateDelay(y, coarse, 24000 * 0.1, 2400, 24000);
+    const probe = speech8k.subarray(0, 8000 * 3);
+    const coarse = referenceUpsample(probe, 0);
+    const d0 = estimateDelay(y, coarse, 24000 * 0.1, 2400, 24000);
+    delay = refineDelay((d) => bandSnrDb(y, referenceUpsample(probe, d), 24000, 3400, 2400, 3 * probe.length - 4800 - Math.ceil(d)), d0);
   }
   const ref = referenceUpsample(speech8k, delay);
   const skip = 2400;
@@ -252,8 +306,10 @@ export function measureDown(factory: ProcessorFactory, speech24k: Int16Array, de
   const y = runStream(factory, speech24k, CHUNK_24K);
   let delay = delay8k;
   if (delay === undefined) {
-    const coarse = referenceDownsample(speech24k.subarray(0, 24000 * 2), 0);
-    delay = estimateDelay(y, coarse, 8000 * 0.1, 800, 8000);
+    const probe = speech24k.subarray(0, 24000 * 3);
+    const coarse = referenceDownsample(probe, 0);
+    const d0 = estimateDelay(y, coarse, 8000 * 0.1, 800, 8000);
+    delay = refineDelay((d) => bandSnrDb(y, referenceDownsample(probe, d), 8000, 3400, 800, probe.length / 3 - 1600 - Math.ceil(d)), d0);
   }
   const ref = referenceDownsample(speech24k, delay);
   const skip = 800;
