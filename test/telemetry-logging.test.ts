@@ -58,6 +58,8 @@ test('planted secrets never survive, whatever shape they are logged in', () => {
   log.info('key %s rejected', SECRETS.apiKey);
   log.info({ body: { CallSid: 'CA123', From: CALLER, To: CALLED, Caller: CALLER, Called: CALLED } }, 'webhook');
   log.info({ From: CALLER }, 'top-level number');
+  log.debug({ url: `/twilio/stream/${SECRETS.ticket}`, upstream: { url: `wss://api.example.com/v1/realtime?model=m` }, connect: { streamUrl: `wss://voice.example.com/twilio/stream/${SECRETS.ticket}` } }, 'urls');
+  log.debug({ twiml: `<Response><Connect><Stream url="wss://voice.example.com/twilio/stream/${SECRETS.ticket}"/></Connect></Response>` }, 'answered');
   const call = callLogger(log, { callSid: 'CA123', streamSid: 'MZ456' });
   call.debug({ mint: { clientSecret: SECRETS.ekToken, value: 'ok' } }, 'session');
 
@@ -85,6 +87,7 @@ test("Fastify's own request logs drop the ticket and the signature header", asyn
   const app = Fastify({ logger: { ...loggerOptions({ level: 'debug' }), stream } });
   app.get('/twilio/stream/:ticket', async (request) => {
     request.log.debug({ headers: request.headers, params: request.params }, 'upgrade headers');
+    callLogger(request.log, { callSid: 'CA9', streamSid: 'MZ9' }).info({ url: request.url }, 'call line');
     return { ok: true };
   });
   app.post('/twilio/voice', async (request) => {
@@ -104,6 +107,8 @@ test("Fastify's own request logs drop the ticket and the signature header", asyn
   assertClean(out);
   assert.ok(out.some((l) => l.includes('"url":"/twilio/stream/[REDACTED]"')), 'the incoming-request line is still there, redacted');
   assert.ok(out.some((l) => l.includes('"From":"+1******0123"')));
+  const callLine = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'call line');
+  assert.deepEqual([callLine?.callSid, callLine?.streamSid, callLine?.url], ['CA9', 'MZ9', '/twilio/stream/[REDACTED]']);
 });
 
 test('phone masking is configurable', () => {

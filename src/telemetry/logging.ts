@@ -59,9 +59,19 @@ function atDepths(keys: readonly string[]): string[] {
   });
 }
 
+/**
+ * Fields that hold a URL or TwiML (which quotes the stream URL): kept, with the
+ * ticket segment replaced. Only keys that by convention hold strings: pino does
+ * not visit paths nested under a redacted key, so an object here would shield
+ * its children from the other rules.
+ */
+const URL_KEYS = ['url', 'originalUrl', 'href', 'streamUrl', 'wsUrl', 'twiml'];
+
 const SECRET_PATHS = [...atDepths(SECRET_KEYS), ...HEADER_PATHS];
 const PHONE_PATHS = atDepths(PHONE_KEYS);
+const URL_PATHS = atDepths(URL_KEYS);
 const PHONE_PATH_SET = new Set(PHONE_KEYS);
+const URL_PATH_SET = new Set(URL_KEYS);
 
 // Belt and braces for free text (messages, error strings): shapes that are
 // secrets whatever field they sit in. Declarative redaction above handles
@@ -116,7 +126,7 @@ function serializeError(err: unknown): unknown {
  */
 export function loggerOptions(options: LoggingOptions): LoggerOptions {
   const masking = options.phoneMasking ?? 'last4';
-  const paths = masking === 'none' ? SECRET_PATHS : [...SECRET_PATHS, ...PHONE_PATHS];
+  const paths = masking === 'none' ? [...SECRET_PATHS, ...URL_PATHS] : [...SECRET_PATHS, ...URL_PATHS, ...PHONE_PATHS];
   return {
     level: options.level,
     // Bound to the process, not the host: containers get their name from the orchestrator.
@@ -126,6 +136,7 @@ export function loggerOptions(options: LoggingOptions): LoggerOptions {
       paths,
       censor: (value: unknown, path: string[]) => {
         const key = path[path.length - 1] ?? '';
+        if (URL_PATH_SET.has(key)) return typeof value === 'string' ? redactTicketPath(value) : value;
         if (PHONE_PATH_SET.has(key)) return typeof value === 'string' ? maskPhone(value, masking) : REDACTED;
         return REDACTED;
       },
@@ -159,7 +170,8 @@ export interface CallLogIds {
  * The call's child logger. Lines carry callSid and streamSid; trace_id and
  * span_id are added by the pino instrumentation when the line is written
  * inside the call's context (wrap socket listeners with StreamTrace.bind).
+ * Works with a pino Logger and with Fastify's `request.log` / `app.log`.
  */
-export function callLogger(parent: Logger, ids: CallLogIds): Logger {
+export function callLogger<L extends { child(bindings: Record<string, string>): L }>(parent: L, ids: CallLogIds): L {
   return parent.child(ids.streamSid === undefined ? { callSid: ids.callSid } : { callSid: ids.callSid, streamSid: ids.streamSid });
 }
