@@ -16,6 +16,10 @@ import { mediaStreamRoute } from './twilio/media-stream-route.js';
 import { realtimeConnector, type UpstreamConnector } from './upstream/connect.js';
 import type { ConnectAttempt } from './upstream/realtime-link.js';
 import type { ReconnectPolicy } from './upstream/reconnect-policy.js';
+import { admitCall } from './admission/admission-control.js';
+import { AuthFailureLimiter } from './admission/auth-failure-limiter.js';
+import { ConnectionGate } from './admission/connection-gate.js';
+import { LoopDelayWindow } from './admission/loop-delay-window.js';
 
 export interface AppDeps {
   readonly logger?: FastifyBaseLogger;
@@ -27,6 +31,10 @@ export interface AppDeps {
   readonly reconnectPolicy?: () => ReconnectPolicy;
   readonly onCallEnded?: (summary: CallSummary) => void;
   readonly onConnectAttempt?: (callSid: string, attempt: ConnectAttempt) => void;
+  /** Recent p99 event-loop delay in ms; defaults to a live LoopDelayWindow. */
+  readonly loopDelayP99Ms?: () => number;
+  /** Every refused request or connection: surface (webhook, upgrade, connection) and reason. */
+  readonly onRefusal?: (surface: string, reason: string, ip: string) => void;
 }
 
 export interface Bridge {
@@ -42,6 +50,11 @@ export interface Bridge {
 
 const HANDOFF_WAIT_MS = 6000;
 
+/** Trusts the nearest `hops` proxies' X-Forwarded-For entries. */
+function hopsTrusted(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Bridge> {
   const now = deps.now ?? Date.now;
   const app = Fastify({
@@ -49,7 +62,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     // Request lines would carry stream tickets in their URLs; the routes log what matters themselves.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-    trustProxy: true,
+    // Client IPs feed the abuse limits: only a configured proxy may vouch for them.
+    trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
+    // Unauthenticated sockets must not linger: a request gets 10 s for its headers and 15 s in all.
+    connectionTimeout: 15_000,
+    keepAliveTimeout: 5_000,
+    requestTimeout: 15_000,
     // Stream tickets (with trace context) are longer than the router's default 100-character parameter limit.
     routerOptions: { maxParamLength: 512 },
   });
@@ -72,14 +90,63 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     });
   const calls = new Set<CallSession>();
   let draining = false;
+  const loopDelay = deps.loopDelayP99Ms ? undefined : new LoopDelayWindow();
+  const loopDelayP99Ms = deps.loopDelayP99Ms ?? (() => loopDelay!.p99Ms);
+  const admission = () =>
+    admitCall({ maxCalls: config.limits.maxCalls, maxLoopDelayMs: config.limits.maxEventLoopDelayMs }, { liveCalls: calls.size, loopDelayP99Ms: loopDelayP99Ms(), draining });
+  const limiter = new AuthFailureLimiter({
+    maxFailures: config.limits.authFailuresPerMinute,
+    windowMs: 60_000,
+    cooldownMs: config.limits.authBlockMs,
+    maxTrackedIps: 10_000,
+  });
+  const onAuthFailure = (reason: string, ip: string) => {
+    if (limiter.recordFailure(ip, now())) app.log.warn({ ip, reason, blockMs: config.limits.authBlockMs }, 'blocking an address after repeated authentication failures');
+  };
+  const refused = (surface: string, reason: string, ip: string) => deps.onRefusal?.(surface, reason, ip);
+
+  // Connections that do not (yet) carry an authenticated stream are capped in total and per address.
+  const gate = new ConnectionGate({
+    maxUnauthenticated: config.limits.maxUnauthenticatedSockets,
+    maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp,
+  });
+  const gated = new WeakMap<object, string>();
+  app.server.on('connection', (socket) => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    if (!gate.enter(ip)) {
+      refused('connection', 'unauthenticated_socket_cap', ip);
+      socket.destroy();
+      return;
+    }
+    gated.set(socket, ip);
+    socket.once('close', () => {
+      if (gated.has(socket)) gate.leave(ip);
+    });
+  });
+  const releaseGate = (socket: object) => {
+    const ip = gated.get(socket);
+    if (ip === undefined) return;
+    gated.delete(socket);
+    gate.leave(ip);
+  };
+
+  // An address past the auth-failure limit is refused before any work is done for it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (limiter.isBlocked(request.ip, now())) {
+      refused(request.ws ? 'upgrade' : 'http', 'blocked_ip', request.ip);
+      return reply.code(429).header('connection', 'close').send();
+    }
+  });
 
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: config.maxMessageBytes, perMessageDeflate: false } });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) =>
-    draining ? reply.code(503).send({ status: 'draining', calls: calls.size }) : { status: 'ready', calls: calls.size },
-  );
+  app.get('/readyz', async (_request, reply) => {
+    const verdict = admission();
+    if (verdict.admit) return { status: 'ready', calls: calls.size };
+    return reply.code(503).send({ status: verdict.reason === 'draining' ? 'draining' : 'full', reason: verdict.reason, calls: calls.size });
+  });
 
   await app.register(voiceWebhook, {
     verifier,
@@ -87,15 +154,35 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     accountSid: config.twilio.accountSid,
     now,
     fallbackVerbs: config.fallback.twimlVerbs,
-    refuseNewCall: () => (draining ? 'draining' : undefined),
+    refuseNewCall: () => {
+      const verdict = admission();
+      if (verdict.admit) return undefined;
+      refused('webhook', verdict.reason, '');
+      return verdict.reason;
+    },
+    onAuthFailure: (reason, ip) => {
+      refused('webhook', reason, ip);
+      onAuthFailure(reason, ip);
+    },
   });
   await app.register(mediaStreamRoute, {
     verifier,
     tickets,
     now,
+    onAuthFailure: (reason, ip) => {
+      refused('upgrade', reason, ip);
+      onAuthFailure(reason, ip);
+    },
     onCall: (socket, claims, request) => {
+      releaseGate(request.raw.socket);
       const session = new CallSession(
-        { send: (text) => socket.send(text), close: (code, reason) => socket.close(code, reason) },
+        {
+          send: (text) => socket.send(text),
+          close: (code, reason) => socket.close(code, reason),
+          get bufferedAmount() {
+            return socket.bufferedAmount;
+          },
+        },
         claims,
         {
           audioMode: config.audioMode,
@@ -105,6 +192,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
           callControl,
           fallbackVerbs: config.fallback.twimlVerbs,
           resilience: config.resilience,
+          limits: config.limits,
           log: request.log,
           now,
           ...(deps.reconnectPolicy ? { reconnectPolicy: deps.reconnectPolicy() } : {}),
@@ -141,6 +229,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       }
       await app.close();
     })());
+
+  app.addHook('onClose', async () => loopDelay?.stop());
 
   return { app, calls, drain };
 }

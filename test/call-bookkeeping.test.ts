@@ -89,3 +89,14 @@ test('the inbound timeline fills dropped-packet gaps and drops stale frames', ()
   assert.deepEqual(t.accept(100, 160), { kind: 'stale' });
   assert.deepEqual(t.accept(60_000, 160), { kind: 'in_order', fillMs: 10_000 }, 'fills are bounded');
 });
+
+test('trailing silence is filled by time; a late real frame inside filled time is kept, a true duplicate is not', () => {
+  const t = new InboundTimeline();
+  t.accept(0, 160);
+  assert.equal(t.fillTo(15), 0, 'less than a frame missing');
+  assert.equal(t.fillTo(500), 480);
+  assert.equal(t.fillTo(500), 0, 'nothing twice');
+  assert.deepEqual(t.accept(400, 160), { kind: 'in_order', fillMs: 0 }, 'late voice inside filled time is kept');
+  assert.deepEqual(t.accept(400, 160), { kind: 'stale' }, 'the same frame again is stale');
+  assert.deepEqual(t.accept(600, 160), { kind: 'in_order', fillMs: 100 });
+});

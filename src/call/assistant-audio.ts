@@ -17,10 +17,17 @@ const FRAMES_PER_MARK = 3;
 export interface AssistantAudioStats {
   framesOut: number;
   maxLeadMs: number;
+  /** Ticks skipped because Twilio's socket was backed up. */
+  heldBackTicks: number;
+  /** Assistant audio dropped (oldest first) because it could not be sent in time. */
+  droppedMs: number;
 }
 
+/** Queued assistant audio beyond this is dropped oldest first: memory stays bounded when Twilio stalls. */
+const MAX_QUEUED_MS = 60_000;
+
 export class AssistantAudioPath {
-  readonly stats: AssistantAudioStats = { framesOut: 0, maxLeadMs: 0 };
+  readonly stats: AssistantAudioStats = { framesOut: 0, maxLeadMs: 0, heldBackTicks: 0, droppedMs: 0 };
   readonly ledger = new MarkLedger();
   readonly #pacer: OutboundPacer;
   readonly #transcoder: OutboundTranscoder | undefined;
@@ -34,6 +41,7 @@ export class AssistantAudioPath {
     private readonly streamSid: string,
     private readonly sendToTwilio: (text: string) => void,
     private readonly now: () => number,
+    private readonly twilioReady: () => boolean = () => true,
   ) {
     this.#pacer = new OutboundPacer(maxLeadMs);
     this.#transcoder = mode === 'pcm24k' ? createOutboundTranscoder() : undefined;
@@ -52,6 +60,7 @@ export class AssistantAudioPath {
       this.#addReceived(itemId, raw.length / 48);
     }
     this.#pacer.enqueue(itemId, mulaw);
+    this.#dropBeyondBound();
     this.tick();
   }
 
@@ -79,6 +88,11 @@ export class AssistantAudioPath {
   tick(): void {
     const now = this.now();
     let sent = false;
+    if (!this.twilioReady()) {
+      this.stats.heldBackTicks++;
+      this.#dropBeyondBound();
+      return this.#schedule();
+    }
     for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
       this.sendToTwilio(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
@@ -116,6 +130,11 @@ export class AssistantAudioPath {
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  #dropBeyondBound(): void {
+    const excess = this.#pacer.queuedMs - MAX_QUEUED_MS;
+    if (excess > 0) this.stats.droppedMs += this.#pacer.dropOldest(excess);
   }
 
   #placeMark(): void {

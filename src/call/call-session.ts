@@ -22,11 +22,14 @@ import type { ServerEvent } from '../upstream/server-events.js';
 import { AssistantAudioPath } from './assistant-audio.js';
 import { CallerAudioPath } from './caller-audio.js';
 import { ConversationLog } from './conversation-log.js';
+import { MessageRateLimit } from './message-rate-limit.js';
 
 /** The Twilio side as the session sees it: a text socket. */
 export interface TwilioSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Bytes queued towards Twilio and not yet written: grows when Twilio (or the network) is slow. */
+  readonly bufferedAmount: number;
 }
 
 export interface CallSessionOptions {
@@ -44,6 +47,11 @@ export interface CallSessionOptions {
     readonly comfortSound: ComfortSound | 'off';
     readonly outageBudgetMs: number;
   };
+  readonly limits: {
+    readonly maxMessagesPerSecond: number;
+    readonly mediaIdleTimeoutMs: number;
+    readonly twilioMaxBacklogBytes: number;
+  };
   readonly log: FastifyBaseLogger;
   readonly now?: () => number;
   readonly reconnectPolicy?: ReconnectPolicy;
@@ -51,7 +59,7 @@ export interface CallSessionOptions {
   readonly onConnectAttempt?: (attempt: ConnectAttempt) => void;
 }
 
-export type CallOutcome = 'completed' | 'rejected' | 'fallback' | 'hung_up_by_agent' | 'twilio_closed' | 'error';
+export type CallOutcome = 'completed' | 'rejected' | 'fallback' | 'hung_up_by_agent' | 'twilio_closed' | 'idle_timeout' | 'overloaded' | 'error';
 
 export interface CallSummary {
   readonly callSid: string;
@@ -80,11 +88,17 @@ const CLOSE_UNSUPPORTED = 1003;
 const CLOSE_INTERNAL = 1011;
 
 const HARMLESS_ERRORS = new Set(['response_cancel_not_active', 'conversation_already_has_active_response', 'input_audio_buffer_commit_empty']);
-const HOUSEKEEPING_MS = 250;
+const HOUSEKEEPING_MS = 100;
 /** Above this many bytes queued towards the AI, the server is not reading: caller audio waits in its own bound. */
 const UPSTREAM_BACKLOG_BYTES = 256 * 1024;
 /** A server that stays that far behind this long is replaced by a fresh session. */
 const UPSTREAM_STALL_MS = 3000;
+/** Media quiet for this long means the network is dropping silent packets, not jitter. */
+const SILENCE_FILL_AFTER_MS = 200;
+/** Filled silence stays this far behind the estimated stream clock, so a late real frame rarely overlaps it. */
+const SILENCE_FILL_MARGIN_MS = 80;
+/** Past this backlog towards Twilio, assistant audio waits in the pacer instead of the socket. */
+const TWILIO_SOFT_BACKLOG_BYTES = 64 * 1024;
 /** After a REST hand-off Twilio closes the stream; if it has not, the bridge does. */
 const HANDOFF_GRACE_MS = 5000;
 
@@ -115,6 +129,8 @@ export class CallSession {
   #stalledSince: number | undefined;
   readonly #comfort: ComfortAudio | undefined;
   #comfortFrames = 0;
+  readonly #rate: MessageRateLimit;
+  #lastMediaAt: number;
   #bargeIns = 0;
   #ignored = 0;
   #reconnects = 0;
@@ -129,6 +145,8 @@ export class CallSession {
   ) {
     this.#now = options.now ?? Date.now;
     this.#startedAt = this.#now();
+    this.#lastMediaAt = this.#startedAt;
+    this.#rate = new MessageRateLimit(options.limits.maxMessagesPerSecond, options.limits.maxMessagesPerSecond * 2, this.#startedAt);
     this.#log = options.log.child({ callSid: ticket.callSid });
     const { resilience } = options;
     this.#comfort = resilience.comfortSound === 'off' ? undefined : new ComfortAudio(resilience.comfortSound);
@@ -167,6 +185,7 @@ export class CallSession {
     if (this.#state === 'ended') return;
     try {
       if (isBinary) return this.end('rejected', 'binary frame on a Media Streams socket', CLOSE_UNSUPPORTED);
+      if (!this.#rate.take(this.#now())) return this.end('rejected', 'Twilio message rate exceeded', CLOSE_POLICY);
       const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as ArrayBuffer).toString();
       const parsed = parseTwilioMessage(text);
       if (!parsed.ok) return this.#ignore(`${parsed.reason}: ${parsed.detail}`);
@@ -251,6 +270,7 @@ export class CallSession {
         if (this.#state === 'awaiting_start') return this.end('rejected', 'media before start', CLOSE_POLICY);
         if (message.streamSid !== this.#streamSid) return this.#ignore('media for another stream');
         if (message.track !== 'inbound') return;
+        this.#lastMediaAt = this.#now();
         this.#caller.push(message.timestamp, message.payload);
         return;
       case 'mark':
@@ -284,6 +304,8 @@ export class CallSession {
       start.streamSid,
       (text) => this.twilio.send(text),
       this.#now,
+      // Audio waits in the pacer (bounded) while Twilio's socket is backed up, instead of piling into it.
+      () => this.twilio.bufferedAmount < TWILIO_SOFT_BACKLOG_BYTES,
     );
     this.#log.info('media stream started');
   }
@@ -350,6 +372,7 @@ export class CallSession {
   #playComfort(): void {
     // Comfort audio never plays over the assistant's last words, and only once Twilio is streaming.
     if (this.#assistant === undefined || this.#streamSid === undefined || this.#assistant.isPlaying) return;
+    if (this.twilio.bufferedAmount >= TWILIO_SOFT_BACKLOG_BYTES) return;
     this.twilio.send(mediaMessage(this.#streamSid, this.#comfort!.nextFrame()));
     this.#comfortFrames++;
   }
@@ -366,6 +389,16 @@ export class CallSession {
   #tidy(): void {
     if (this.#state !== 'streaming') return;
     const now = this.#now();
+    const { mediaIdleTimeoutMs, twilioMaxBacklogBytes } = this.options.limits;
+    if (now - this.#lastMediaAt > mediaIdleTimeoutMs) {
+      return this.end('idle_timeout', `no media from Twilio for ${Math.round(mediaIdleTimeoutMs / 1000)} s`, CLOSE_NORMAL);
+    }
+    // With no media at all, the caller's line is silent: the AI must hear that silence to end the turn.
+    const quietMs = now - this.#lastMediaAt;
+    if (quietMs > SILENCE_FILL_AFTER_MS) this.#caller.fillSilenceTo(this.#caller.lastFrameEndMs + quietMs - SILENCE_FILL_MARGIN_MS);
+    if (this.twilio.bufferedAmount > twilioMaxBacklogBytes) {
+      return this.end('overloaded', `Twilio socket not draining (${this.twilio.bufferedAmount} bytes queued)`, CLOSE_INTERNAL);
+    }
     if (this.#link.isUp && this.#link.bufferedAmount > UPSTREAM_BACKLOG_BYTES) {
       this.#stalledSince ??= now;
       if (now - this.#stalledSince > UPSTREAM_STALL_MS) {

@@ -60,6 +60,17 @@ export class CallerAudioPath {
     this.#transcodeAndEmit(this.#decodeBuffer.subarray(0, written));
   }
 
+  /** End (stream ms) of the last real frame from Twilio. */
+  get lastFrameEndMs(): number {
+    return this.#timeline.lastRealEndMs;
+  }
+
+  /** No media has come for a while (the network drops silence): deliver silence up to `streamMs`. */
+  fillSilenceTo(streamMs: number): void {
+    const ms = this.#timeline.fillTo(streamMs);
+    if (ms > 0) this.#fillSilence(ms);
+  }
+
   /** The upstream opened (or reopened): send what waited, in order. */
   flush(): void {
     while (this.#waiting.length > 0) {

@@ -100,6 +100,18 @@ export class OutboundPacer {
     return { itemId, bytes, ms };
   }
 
+  /** Drops about `ms` of the oldest queued audio (whole chunks); returns the ms dropped. */
+  dropOldest(ms: number): number {
+    let dropped = 0;
+    while (dropped < ms && this.#queue.length > 1) {
+      const chunk = this.#queue.shift()!;
+      const bytes = chunk.bytes.length - chunk.offset;
+      this.#queuedBytes -= bytes;
+      dropped += bytes / BYTES_PER_MS;
+    }
+    return dropped;
+  }
+
   /** Drops everything queued (barge-in); playback on Twilio's side is cleared too. */
   clear(now: number): void {
     this.#queue = [];

@@ -58,6 +58,21 @@ export interface Config {
   readonly twilioApiBaseUrl: string;
   /** How long live calls may run after SIGTERM before they are handed to the fallback. */
   readonly drainTimeoutMs: number;
+  readonly limits: {
+    readonly maxCalls: number;
+    readonly maxEventLoopDelayMs: number;
+    readonly authFailuresPerMinute: number;
+    readonly authBlockMs: number;
+    readonly maxUnauthenticatedSockets: number;
+    readonly maxUnauthenticatedSocketsPerIp: number;
+    readonly maxMessagesPerSecond: number;
+    /** A stream with no media for this long is ended. */
+    readonly mediaIdleTimeoutMs: number;
+    /** Bytes queued towards Twilio past which the call is ended: the socket is not draining. */
+    readonly twilioMaxBacklogBytes: number;
+  };
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for client IPs. */
+  readonly trustProxy: boolean | number | string[];
 }
 
 /** Thrown for a missing or malformed variable; the message is one line fit for an operator. */
@@ -174,8 +189,33 @@ export function loadConfig(env: Env): Config {
     fallback: fallbackTwiml(env),
     twilioApiBaseUrl: httpBase(env, 'TWILIO_API_BASE_URL', 'https://api.twilio.com', false),
     drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 60_000, 0, 3_600_000),
+    limits: {
+      maxCalls: integer(env, 'MAX_CALLS', 300, 1, 100_000),
+      maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 40, 1, 10_000),
+      authFailuresPerMinute: integer(env, 'AUTH_FAILURES_PER_MINUTE', 50, 1, 100_000),
+      authBlockMs: integer(env, 'AUTH_BLOCK_SECONDS', 300, 1, 86_400) * 1000,
+      maxUnauthenticatedSockets: integer(env, 'MAX_UNAUTHENTICATED_SOCKETS', 1024, 1, 1_000_000),
+      maxUnauthenticatedSocketsPerIp: integer(env, 'MAX_UNAUTHENTICATED_SOCKETS_PER_IP', 64, 1, 1_000_000),
+      maxMessagesPerSecond: integer(env, 'MAX_TWILIO_MESSAGES_PER_SECOND', 250, 60, 100_000),
+      mediaIdleTimeoutMs: integer(env, 'MEDIA_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+      twilioMaxBacklogBytes: integer(env, 'TWILIO_MAX_BACKLOG_BYTES', 1024 * 1024, 16 * 1024, 64 * 1024 * 1024),
+    },
+    trustProxy: trustProxy(env),
   };
   return deepFreeze(config);
+}
+
+/** TRUST_PROXY: false (default: clients connect directly), true, a hop count, or a comma list of proxy addresses/CIDRs. */
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = read(env, 'TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((s) => s.trim());
+  if (list.some((s) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) {
+    throw new ConfigError('TRUST_PROXY', 'expected true, false, a hop count, or a comma list of proxy IPs/CIDRs');
+  }
+  return list;
 }
 
 const DEFAULT_FALLBACK_VERBS =

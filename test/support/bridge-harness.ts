@@ -26,6 +26,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     OPENAI_API_KEY: API_KEY,
     OPENAI_BASE_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: 'debug',
+    // Test files share two cores; admission by event-loop delay has its own test.
+    MAX_EVENT_LOOP_DELAY_MS: '10000',
     ...env,
   });
 }

@@ -1,0 +1,65 @@
+// Owns per-IP counting of authentication failures (webhook signature,
+// upgrade signature, ticket). Past the limit within a minute, an IP is
+// refused outright for a cool-down window. Memory is bounded: at most
+// `maxTrackedIps` addresses are remembered, oldest forgotten first. Pure:
+// the clock is passed in.
+
+export interface AuthFailureLimits {
+  /** Failures within `windowMs` that get an IP blocked. */
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  readonly cooldownMs: number;
+  readonly maxTrackedIps: number;
+}
+
+export const DEFAULT_AUTH_FAILURE_LIMITS: AuthFailureLimits = Object.freeze({
+  maxFailures: 50,
+  windowMs: 60_000,
+  cooldownMs: 5 * 60_000,
+  maxTrackedIps: 10_000,
+});
+
+interface Tracker {
+  /** Start of the current window. */
+  windowStart: number;
+  count: number;
+  blockedUntil: number;
+}
+
+export class AuthFailureLimiter {
+  // Map iteration order is insertion order: re-inserting on use makes the first entry the stalest.
+  readonly #ips = new Map<string, Tracker>();
+
+  constructor(private readonly limits: AuthFailureLimits = DEFAULT_AUTH_FAILURE_LIMITS) {}
+
+  /** Records a failure; returns true if this failure got the IP blocked. */
+  recordFailure(ip: string, now: number): boolean {
+    let t = this.#ips.get(ip);
+    if (t === undefined) {
+      t = { windowStart: now, count: 0, blockedUntil: 0 };
+      if (this.#ips.size >= this.limits.maxTrackedIps) this.#ips.delete(this.#ips.keys().next().value!);
+    } else {
+      this.#ips.delete(ip);
+    }
+    this.#ips.set(ip, t);
+    if (now - t.windowStart >= this.limits.windowMs) {
+      t.windowStart = now;
+      t.count = 0;
+    }
+    t.count++;
+    if (t.count > this.limits.maxFailures && t.blockedUntil <= now) {
+      t.blockedUntil = now + this.limits.cooldownMs;
+      return true;
+    }
+    return false;
+  }
+
+  isBlocked(ip: string, now: number): boolean {
+    const t = this.#ips.get(ip);
+    return t !== undefined && t.blockedUntil > now;
+  }
+
+  get trackedIps(): number {
+    return this.#ips.size;
+  }
+}

@@ -1,0 +1,185 @@
+// Admission control and abuse limits, through real sockets on loopback.
+// Distinct client addresses come from binding to other 127.0.0.0/8 addresses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import twilio from 'twilio';
+import { AuthFailureLimiter } from '../src/admission/auth-failure-limiter.js';
+import { ConnectionGate } from '../src/admission/connection-gate.js';
+import { admitCall } from '../src/admission/admission-control.js';
+import { MessageRateLimit } from '../src/call/message-rate-limit.js';
+import type { UpstreamConnector } from '../src/upstream/connect.js';
+import {
+  AUTH_TOKEN,
+  PUBLIC_URL,
+  callSid,
+  closed,
+  mediaMessage,
+  openStream,
+  postWebhook,
+  startBridge,
+  startMessage,
+  webhookFields,
+} from './support/bridge-harness.js';
+
+const pendingUpstream: UpstreamConnector = () => new Promise(() => {});
+
+/** POSTs a webhook from a chosen loopback source address. */
+function webhookFrom(bridgeUrl: string, localAddress: string, fields: Record<string, string>, signature: string): Promise<{ status: number; body: string }> {
+  const url = new URL(`${bridgeUrl}/twilio/voice`);
+  const body = new URLSearchParams(fields).toString();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('admission: past MAX_CALLS a new caller gets the fallback TwiML (never a 5xx) and readyz says full', async () => {
+  const bridge = await startBridge({ MAX_CALLS: '1' }, { connectUpstream: pendingUpstream });
+  try {
+    const first = await postWebhook(bridge.url, webhookFields(callSid()));
+    const opened = await openStream(bridge.url, first.streamUrl!);
+    assert.ok('ws' in opened, 'the first call is admitted');
+    const second = await postWebhook(bridge.url, webhookFields(callSid()));
+    assert.equal(second.status, 200);
+    assert.ok(!second.body.includes('<Stream'), 'no stream for a call over the cap');
+    assert.match(second.body, /<Response><Say>/);
+    const ready = await fetch(`${bridge.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'full', reason: 'max_calls', calls: 1 });
+    opened.ws.close();
+  } finally {
+    await bridge.close();
+  }
+});
+
+test('admission: a lagging event loop turns new calls away until it recovers', async () => {
+  let lag = 120;
+  const bridge = await startBridge({ MAX_EVENT_LOOP_DELAY_MS: '50' }, { connectUpstream: pendingUpstream, loopDelayP99Ms: () => lag });
+  try {
+    const refused = await postWebhook(bridge.url, webhookFields(callSid()));
+    assert.ok(!refused.body.includes('<Stream'));
+    assert.equal((await fetch(`${bridge.url}/readyz`)).status, 503);
+    lag = 5;
+    const admitted = await postWebhook(bridge.url, webhookFields(callSid()));
+    assert.ok(admitted.body.includes('<Stream'));
+    assert.equal((await fetch(`${bridge.url}/readyz`)).status, 200);
+  } finally {
+    await bridge.close();
+  }
+});
+
+test('abuse: an address past the auth-failure limit is refused at once; other addresses are not', async () => {
+  const bridge = await startBridge({ AUTH_FAILURES_PER_MINUTE: '5', AUTH_BLOCK_SECONDS: '60' }, { connectUpstream: pendingUpstream });
+  try {
+    const fields = webhookFields(callSid());
+    const good = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, fields);
+    for (let i = 0; i < 6; i++) assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, 'bad')).status, 403);
+    // Even a correctly signed request from the blocked address is refused now.
+    assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, good)).status, 429);
+    assert.ok(bridge.logs.some((l) => l.msg === 'blocking an address after repeated authentication failures' && l.ip === '127.0.0.7'));
+    // Another address is unaffected.
+    assert.equal((await webhookFrom(bridge.url, '127.0.0.8', fields, good)).status, 200);
+  } finally {
+    await bridge.close();
+  }
+});
+
+test('abuse: unauthenticated sockets are capped per address; an accepted stream frees its slot', async () => {
+  const bridge = await startBridge({ MAX_UNAUTHENTICATED_SOCKETS_PER_IP: '3' }, { connectUpstream: pendingUpstream });
+  const idle: ReturnType<typeof connect>[] = [];
+  try {
+    const port = bridge.port;
+    const open = () =>
+      new Promise<{ closedQuickly: boolean }>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.9' });
+        idle.push(s);
+        let done = false;
+        s.on('close', () => !done && ((done = true), resolve({ closedQuickly: true })));
+        s.on('error', () => {});
+        setTimeout(() => !done && ((done = true), resolve({ closedQuickly: false })), 300);
+      });
+    const results = [await open(), await open(), await open(), await open()];
+    assert.deepEqual(results.map((r) => r.closedQuickly), [false, false, false, true], 'the fourth idle socket is cut');
+    // Other addresses (here 127.0.0.1) still get in, and an accepted stream does not count against its address.
+    const res = await postWebhook(bridge.url, webhookFields(callSid()));
+    assert.equal(res.status, 200);
+  } finally {
+    for (const s of idle) s.destroy();
+    await bridge.close();
+  }
+});
+
+test('a stream over the message-rate cap is closed 1008; a stream with no media is ended by the idle timeout', async () => {
+  const bridge = await startBridge({ MAX_TWILIO_MESSAGES_PER_SECOND: '60', MEDIA_IDLE_TIMEOUT_MS: '1000' }, { connectUpstream: pendingUpstream });
+  try {
+    const sid = callSid();
+    const hot = await postWebhook(bridge.url, webhookFields(sid));
+    const a = await openStream(bridge.url, hot.streamUrl!);
+    assert.ok('ws' in a);
+    const aClosed = closed(a.ws);
+    a.ws.send(startMessage(sid));
+    for (let i = 0; i < 500; i++) a.ws.send(mediaMessage(i));
+    const rate = await aClosed;
+    assert.equal(rate.code, 1008);
+    assert.match(rate.reason, /rate/);
+
+    const sid2 = callSid();
+    const quiet = await postWebhook(bridge.url, webhookFields(sid2));
+    const b = await openStream(bridge.url, quiet.streamUrl!);
+    assert.ok('ws' in b);
+    const bClosed = closed(b.ws);
+    b.ws.send(startMessage(sid2));
+    const t0 = Date.now();
+    const idle = await bClosed;
+    assert.equal(idle.code, 1000);
+    assert.match(idle.reason, /no media/);
+    assert.ok(Date.now() - t0 >= 900);
+  } finally {
+    await bridge.close();
+  }
+});
+
+test('pure limits: limiter window and cool-down, connection gate, message bucket, admission order', () => {
+  const limiter = new AuthFailureLimiter({ maxFailures: 2, windowMs: 1000, cooldownMs: 5000, maxTrackedIps: 2 });
+  assert.equal(limiter.recordFailure('a', 0), false);
+  assert.equal(limiter.recordFailure('a', 10), false);
+  assert.equal(limiter.recordFailure('a', 20), true);
+  assert.ok(limiter.isBlocked('a', 4000));
+  assert.ok(!limiter.isBlocked('a', 5021));
+  limiter.recordFailure('b', 0);
+  limiter.recordFailure('c', 0);
+  assert.equal(limiter.trackedIps, 2, 'bounded memory');
+  const windowed = new AuthFailureLimiter({ maxFailures: 2, windowMs: 1000, cooldownMs: 5000, maxTrackedIps: 10 });
+  windowed.recordFailure('x', 0);
+  windowed.recordFailure('x', 500);
+  assert.equal(windowed.recordFailure('x', 1500), false, 'a new window starts the count again');
+
+  const gate = new ConnectionGate({ maxUnauthenticated: 3, maxUnauthenticatedPerIp: 2 });
+  assert.ok(gate.enter('p') && gate.enter('p'));
+  assert.ok(!gate.enter('p'));
+  assert.ok(gate.enter('q'));
+  assert.ok(!gate.enter('r'), 'total cap');
+  gate.leave('p');
+  assert.ok(gate.enter('r'));
+
+  const bucket = new MessageRateLimit(100, 10, 0);
+  let taken = 0;
+  while (bucket.take(0)) taken++;
+  assert.equal(taken, 10, 'burst');
+  assert.ok(bucket.take(10), 'refills at the rate');
+
+  assert.deepEqual(admitCall({ maxCalls: 1, maxLoopDelayMs: 10 }, { liveCalls: 1, loopDelayP99Ms: 50, draining: true }), { admit: false, reason: 'draining' });
+  assert.deepEqual(admitCall({ maxCalls: 1, maxLoopDelayMs: 10 }, { liveCalls: 1, loopDelayP99Ms: 50, draining: false }), { admit: false, reason: 'max_calls' });
+  assert.deepEqual(admitCall({ maxCalls: 2, maxLoopDelayMs: 10 }, { liveCalls: 1, loopDelayP99Ms: 50, draining: false }), { admit: false, reason: 'event_loop_delay' });
+  assert.deepEqual(admitCall({ maxCalls: 2, maxLoopDelayMs: 100 }, { liveCalls: 1, loopDelayP99Ms: 50, draining: false }), { admit: true });
+});
