@@ -12,6 +12,7 @@ import { buildApp } from '../app.js';
 import { readWav } from '../audio/wav.js';
 import { runSimulatedCall } from './call-simulator/index.js';
 import { startRealtimePeer } from './realtime-peer/index.js';
+import { TwilioApiStandIn } from './twilio-api/twilio-api-stand-in.js';
 
 // Throwaway demo credentials: they only ever meet the local peer and the local simulator.
 const DEMO_ENV = {
@@ -30,7 +31,16 @@ async function main(): Promise<void> {
         ? { type: 'audio', samples24k: reply, transcript: 'The library is open from nine until five on Saturdays…' }
         : { type: 'audio', samples24k: reply.slice(0, 24000 * 3), transcript: 'On Sundays only the east wing is open.' },
   });
-  const config = loadConfig({ ...DEMO_ENV, OPENAI_BASE_URL: peer.baseUrl, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' });
+  // Twilio's REST API (used for fallbacks and hang-ups) is a local stand-in too: the demo never leaves loopback.
+  const twilioApi = await TwilioApiStandIn.start({ accountSid: DEMO_ENV.TWILIO_ACCOUNT_SID, authToken: DEMO_ENV.TWILIO_AUTH_TOKEN });
+  const config = loadConfig({
+    ...DEMO_ENV,
+    OPENAI_BASE_URL: peer.baseUrl,
+    TWILIO_API_BASE_URL: twilioApi.baseUrl,
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
   const { app } = await buildApp(config, { logger: pino({ level: config.logLevel }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -57,6 +67,7 @@ async function main(): Promise<void> {
   const truncate = session?.receivedOfType('conversation.item.truncate')[0];
   await app.close();
   await peer.close();
+  await twilioApi.close();
 
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)} ms`);
   const summary = [

@@ -25,6 +25,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     TWILIO_AUTH_TOKEN: AUTH_TOKEN,
     OPENAI_API_KEY: API_KEY,
     OPENAI_BASE_URL: 'http://127.0.0.1:9',
+    // Never the real Twilio API from a test: port 9 on loopback refuses at once.
+    TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: 'debug',
     // Test files share two cores; admission by event-loop delay has its own test.
     MAX_EVENT_LOOP_DELAY_MS: '10000',
