@@ -1,0 +1,360 @@
+// `npm run bench:load`: N simultaneous simulated calls against the bridge, in
+// real time, for AUDIO_MODE=pcmu (passthrough baseline) and pcm24k
+// (transcoding) in the same run. The bridge runs as its own process pinned to
+// core 1; this process (the load generator: Twilio's side of every call and a
+// lean realtime peer, bench/load/generator.ts) pins itself to core 0. For
+// each mode and N it prints and writes (bench/results/load.{json,md}): the
+// bridge's CPU and RSS, its event-loop delay, added latency per frame in
+// each direction, late and dropped frames, the generator's own CPU and loop
+// delay, linear fits of CPU and RSS against N, the largest clean N, and the
+// pcm24k/pcmu CPU ratio.
+//
+//   npm run bench:load                      full run (~8 minutes)
+//   npm run bench:load -- --quick           smoke run (~1 minute)
+//   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { loadAudio } from './load/audio-frames.js';
+import { BridgeProcess } from './load/bridge-process.js';
+import { LoadGenerator, type WindowStats } from './load/generator.js';
+import { linearFit, procAllowedCpus, type LinearFit } from './load/stats.js';
+
+type Mode = 'pcm24k' | 'pcmu';
+
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const QUICK = argv.includes('--quick');
+const LEVELS = (flag('levels') ?? (QUICK ? '0,10,40' : '0,50,100,200,300,400,500,600,800,1000')).split(',').map(Number);
+const WINDOW_S = Number(flag('window') ?? (QUICK ? 4 : 10));
+const SETTLE_S = Number(flag('settle') ?? (QUICK ? 1.5 : 3));
+const MODES = (flag('modes') ?? 'pcmu,pcm24k').split(',') as Mode[];
+const MODE_BUDGET_S = Number(flag('mode-budget') ?? 270);
+const BARGE_IN_EVERY = 4;
+/** --profile=DIR: V8 CPU profile of the bridge (and run this bench with node --cpu-prof for the generator's). */
+const PROFILE_DIR = flag('profile');
+const WARMUP_CALLS = 20;
+const WARMUP_S = QUICK ? 5 : 10;
+
+/** Added latency budget per frame and direction (the issue's target). */
+const LATENCY_TARGET_MS = 5;
+/** Past this the generator, not the bridge, may be what limits the run. */
+const GEN_CPU_LIMIT_PCT = 85;
+const GEN_LATE_LIMIT_MS = 5;
+const GEN_BUSY_PCT = 50;
+/** A saturated bridge: its numbers at this level say only "too many". */
+const BRIDGE_SATURATED_PCT = 95;
+
+const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+const AUTH_TOKEN = 'load-bench-auth-token-0123456789';
+const API_KEY = 'sk-load-bench';
+const PUBLIC_URL = 'https://voice.load-bench.test';
+
+interface Row {
+  readonly mode: Mode;
+  readonly n: number;
+  readonly bridge: { cpuPct: number; rssKiB: number; loopP50Ms: number; loopP99Ms: number; loopMaxMs: number; warnLines: number };
+  readonly window: WindowStats;
+  readonly rampSeconds: number;
+  /** Why this N may not speak for the bridge: '' when it does. */
+  readonly limit: '' | 'generator' | 'bridge-saturated';
+}
+
+interface ModeResult {
+  readonly mode: Mode;
+  readonly rows: Row[];
+  readonly cpuFit: LinearFit;
+  readonly rssFit: LinearFit;
+  readonly largestCleanN: number;
+  readonly cleanUpToLastLevel: boolean;
+  readonly firstGeneratorLimitedN: number | undefined;
+  readonly stoppedBecause: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pinSelf(cpu: string): string | undefined {
+  try {
+    execFileSync('taskset', ['-a', '-cp', cpu, String(process.pid)], { stdio: 'ignore' });
+    return cpu;
+  } catch {
+    return undefined;
+  }
+}
+
+async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
+  const gen = new LoadGenerator({
+    publicUrl: PUBLIC_URL,
+    authToken: AUTH_TOKEN,
+    accountSid: ACCOUNT_SID,
+    apiKey: API_KEY,
+    audio: loadAudio(mode),
+    bargeInEvery: BARGE_IN_EVERY,
+  });
+  const peerUrl = await gen.listen();
+  const bridge = await BridgeProcess.start({
+    mode,
+    openaiBaseUrl: peerUrl,
+    publicUrl: PUBLIC_URL,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    apiKey: API_KEY,
+    cpu: pinned ? '1' : undefined,
+    ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}),
+  });
+  gen.setBridgeUrl(bridge.url);
+  console.log(`\n[${mode}] bridge pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
+  gen.start();
+  // Warm-up: a few calls through every code path (webhook, tickets, WASM, barge-in) so JIT and lazy
+  // initialisation are not billed to the first level; then the bridge idles for N=0.
+  for (let i = 0; i < WARMUP_CALLS; i++) await gen.addCall();
+  await sleep(WARMUP_S * 1000);
+  await gen.hangupAll();
+  await sleep(2000);
+  const rows: Row[] = [];
+  const started = performance.now();
+  let stoppedBecause = 'all levels run';
+  try {
+    for (const n of LEVELS) {
+      const r0 = performance.now();
+      while (gen.size < n) await gen.addCall();
+      const rampSeconds = (performance.now() - r0) / 1000;
+      await sleep(SETTLE_S * 1000);
+      bridge.resetLoop();
+      const warn0 = bridge.warnLines;
+      const cpu0 = bridge.cpuSeconds();
+      const t0 = performance.now();
+      gen.beginWindow();
+      await sleep(WINDOW_S * 1000);
+      const window = gen.endWindow();
+      const cpu1 = bridge.cpuSeconds();
+      const t1 = performance.now();
+      const loop = await bridge.readLoop();
+      const cpuPct = ((cpu1 - cpu0) / ((t1 - t0) / 1000)) * 100;
+      // Tick lateness alone can be other work on the shared machine; with the generator busy too it is the generator.
+      const genLimited =
+        window.generator.cpuPct >= GEN_CPU_LIMIT_PCT || (window.generator.tickLateP99Ms > GEN_LATE_LIMIT_MS && window.generator.cpuPct >= GEN_BUSY_PCT);
+      const row: Row = {
+        mode,
+        n,
+        bridge: { cpuPct, rssKiB: bridge.rssKiB(), loopP50Ms: loop.p50Ms, loopP99Ms: loop.p99Ms, loopMaxMs: loop.maxMs, warnLines: bridge.warnLines - warn0 },
+        window,
+        rampSeconds,
+        limit: genLimited ? 'generator' : cpuPct >= BRIDGE_SATURATED_PCT ? 'bridge-saturated' : '',
+      };
+      rows.push(row);
+      console.log(formatRow(row));
+      if (window.unexpected.length > 0) console.log(`    unexpected: ${window.unexpected.join(' | ')}`);
+      if (row.limit === 'generator') {
+        stoppedBecause = `the generator became the limit at N=${n}`;
+        break;
+      }
+      if (row.limit === 'bridge-saturated') {
+        stoppedBecause = `the bridge saturated its core at N=${n}`;
+        break;
+      }
+      if ((performance.now() - started) / 1000 > MODE_BUDGET_S) {
+        stoppedBecause = `time budget for the mode (${MODE_BUDGET_S} s) spent after N=${n}`;
+        break;
+      }
+    }
+  } catch (err) {
+    stoppedBecause = `error: ${err instanceof Error ? err.message : String(err)}`;
+    console.log(`  ${stoppedBecause}\n${bridge.tail()}`);
+  } finally {
+    await gen.close();
+    await bridge.stop();
+  }
+  return summarise(mode, rows, stoppedBecause);
+}
+
+function isClean(r: Row): boolean {
+  const w = r.window;
+  return w.inbound.p99Ms < LATENCY_TARGET_MS && w.outbound.p99Ms < LATENCY_TARGET_MS && w.inbound.dropped === 0 && w.outbound.dropped === 0;
+}
+
+function summarise(mode: Mode, rows: Row[], stoppedBecause: string): ModeResult {
+  // Fits use the levels that speak for the bridge: not generator-limited, not saturated.
+  const fitRows = rows.filter((r) => r.limit === '');
+  const xs = fitRows.map((r) => r.n);
+  const cpuFit = linearFit(xs, fitRows.map((r) => r.bridge.cpuPct));
+  const rssFit = linearFit(xs, fitRows.map((r) => r.bridge.rssKiB));
+  let largestCleanN = 0;
+  let cleanUpToLastLevel = true;
+  for (const r of rows) {
+    if (!isClean(r)) {
+      cleanUpToLastLevel = false;
+      break;
+    }
+    largestCleanN = r.n;
+  }
+  const firstGeneratorLimitedN = rows.find((r) => r.limit === 'generator')?.n;
+  return { mode, rows, cpuFit, rssFit, largestCleanN, cleanUpToLastLevel, firstGeneratorLimitedN, stoppedBecause };
+}
+
+// --- formatting ---------------------------------------------------------------
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '–');
+
+const HEADER = [
+  'mode',
+  'N',
+  'bridge CPU % core',
+  'CPU/call %',
+  'RSS MiB',
+  'loop p99 ms',
+  'in p50/p99/max ms',
+  'out p50/p99/max ms',
+  'late in/out',
+  'dropped in/out',
+  'turns / barge-ins',
+  'gen CPU %',
+  'gen loop p99 ms',
+  'gen tick late p99 ms',
+  'limit',
+];
+
+function cells(r: Row, idle: Row | undefined): string[] {
+  const w = r.window;
+  const perCall = r.n > 0 && idle !== undefined ? (r.bridge.cpuPct - idle.bridge.cpuPct) / r.n : NaN;
+  return [
+    r.mode,
+    String(r.n),
+    f1(r.bridge.cpuPct),
+    r.n > 0 ? f3(perCall) : '–',
+    f1(r.bridge.rssKiB / 1024),
+    f2(r.bridge.loopP99Ms),
+    `${f2(w.inbound.p50Ms)} / ${f2(w.inbound.p99Ms)} / ${f1(w.inbound.maxMs)}`,
+    `${f2(w.outbound.p50Ms)} / ${f2(w.outbound.p99Ms)} / ${f1(w.outbound.maxMs)}`,
+    `${w.inbound.late} / ${w.outbound.late}`,
+    `${w.inbound.dropped} / ${w.outbound.dropped}`,
+    `${w.turns} / ${w.bargeIns}`,
+    f1(w.generator.cpuPct),
+    f2(w.generator.loopP99Ms),
+    f2(w.generator.tickLateP99Ms),
+    r.limit === '' ? (isClean(r) ? 'ok' : 'over target') : r.limit,
+  ];
+}
+
+function formatRow(r: Row): string {
+  const w = r.window;
+  return (
+    `  N=${String(r.n).padStart(4)}  bridge ${f1(r.bridge.cpuPct).padStart(5)} % core, RSS ${f1(r.bridge.rssKiB / 1024)} MiB, loop p99 ${f2(r.bridge.loopP99Ms)} ms | ` +
+    `in ${f2(w.inbound.p50Ms)}/${f2(w.inbound.p99Ms)}/${f1(w.inbound.maxMs)} ms (${w.inbound.frames} fr) | out ${f2(w.outbound.p50Ms)}/${f2(w.outbound.p99Ms)}/${f1(w.outbound.maxMs)} ms (${w.outbound.frames} fr) | ` +
+    `late ${w.inbound.late}/${w.outbound.late} dropped ${w.inbound.dropped}/${w.outbound.dropped} | gen ${f1(w.generator.cpuPct)} % loop p99 ${f2(w.generator.loopP99Ms)} tick p99 ${f2(w.generator.tickLateP99Ms)} ms` +
+    (r.limit ? `  [${r.limit}]` : '')
+  );
+}
+
+function table(rows: Row[]): string {
+  const idleOf = (m: Mode) => rows.find((r) => r.mode === m && r.n === 0);
+  const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i < 1 || i === HEADER.length - 1 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) lines.push(`| ${cells(r, idleOf(r.mode)).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function fitLine(m: ModeResult): string {
+  const c = m.cpuFit;
+  const s = m.rssFit;
+  return (
+    `${m.mode}: CPU = ${f3(c.intercept)} % + ${f3(c.slope)} % × N (R² ${f3(c.r2)}, ${c.points} levels) → ${Number.isFinite(c.slope) ? Math.floor(100 / c.slope) : '–'} calls per core; ` +
+    `RSS = ${f1(s.intercept / 1024)} MiB + ${f1(s.slope)} KiB × N (R² ${f3(s.r2)}); ` +
+    `largest clean N ${m.largestCleanN}${m.cleanUpToLastLevel ? ' (clean at every level run: a lower bound)' : ''}` +
+    `${m.firstGeneratorLimitedN !== undefined ? `; generator-limited from N=${m.firstGeneratorLimitedN}` : ''}; stopped: ${m.stoppedBecause}`
+  );
+}
+
+function verdicts(results: ModeResult[]): string[] {
+  const out: string[] = [];
+  const pcm = results.find((r) => r.mode === 'pcm24k');
+  const mu = results.find((r) => r.mode === 'pcmu');
+  const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  if (pcm) {
+    out.push(`${mark(pcm.cpuFit.slope <= 0.2)} pcm24k CPU per call ${f3(pcm.cpuFit.slope)} % of a core (target ≤ 0.200 %, ≥ 500 calls/core)`);
+    out.push(`${mark(pcm.rssFit.slope < 200)} pcm24k memory per call ${f1(pcm.rssFit.slope)} KiB (target < 200 KB)`);
+    out.push(
+      `${mark(pcm.largestCleanN >= 300)} pcm24k p99 added latency < ${LATENCY_TARGET_MS} ms both ways with no frame dropped up to N=${pcm.largestCleanN} (target: every N the generator drives cleanly, and ≥ 300)`,
+    );
+  }
+  if (pcm && mu) {
+    const ratio = pcm.cpuFit.slope / mu.cpuFit.slope;
+    out.push(`${mark(ratio <= 1.5)} pcm24k / pcmu CPU per call ${f2(ratio)}× (target ≤ 1.5×)`);
+  }
+  if (mu) out.push(`info pcmu CPU per call ${f3(mu.cpuFit.slope)} %, memory ${f1(mu.rssFit.slope)} KiB, clean up to N=${mu.largestCleanN}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const pinnedCpu = pinSelf('0');
+  if (pinnedCpu === undefined) console.log('taskset unavailable: running unpinned (numbers will mix generator and bridge cost)');
+  const load0 = loadavg();
+  const startedAt = new Date();
+  console.log(
+    `bench:load ${QUICK ? '(quick) ' : ''}levels ${LEVELS.join(',')}; ${SETTLE_S} s settle + ${WINDOW_S} s window per level; modes ${MODES.join(', ')}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  const results: ModeResult[] = [];
+  for (const mode of MODES) results.push(await runMode(mode, pinnedCpu !== undefined));
+  const load1 = loadavg();
+  const rows = results.flatMap((r) => r.rows);
+  const md = [
+    '# Load bench (`npm run bench:load`)',
+    '',
+    `Run ${startedAt.toISOString()}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; bridge pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0. ` +
+      `Levels ${LEVELS.join(', ')} calls; ${SETTLE_S} s settle + ${WINDOW_S} s measured window per level. Load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end (other work on the machine shares these cores).`,
+    '',
+    table(rows),
+    '',
+    'Fits (least squares over the levels not limited by the generator or a saturated bridge):',
+    '',
+    ...results.map((r) => `- ${fitLine(r)}`),
+    '',
+    'Verdicts:',
+    '',
+    ...verdicts(results).map((v) => `- ${v}`),
+    '',
+    'What each number is:',
+    '',
+    '- **bridge CPU % core**: utime+stime of the bridge process (all threads, /proc/<pid>/stat) over the window ÷ wall time; 100 % = the one core it is pinned to. **CPU/call**: (CPU at N − CPU at N=0) ÷ N.',
+    '- **RSS**: VmRSS of the bridge at the end of the window (/proc/<pid>/status). Calls are added, never removed, during a mode.',
+    '- **loop p99**: the bridge\'s event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) over the window, from a bench-only preload (bench/load/loop-probe.ts).',
+    '- **in**: added latency per caller frame, from the generator writing a Twilio `media` frame to the generator reading the matching `input_audio_buffer.append` (the k-th append of a call is the k-th frame: the bridge forwards each 20 ms frame as one append, in order). **out**: from the peer writing a 20 ms `response.output_audio.delta` to Twilio\'s side having received all of that delta\'s audio in `media` frames (matched by byte count). Replies stream in real time (one 20 ms delta per 20 ms), so the bridge\'s pacer (≤ 200 ms lead) never holds a frame back: the figure is processing + loopback + both event loops, never pacing. Both include the generator\'s own loop delay (shown in the gen columns).',
+    '- **late**: frames whose added latency exceeded 20 ms (one frame period). **dropped**: frames sent more than 1 s earlier that never came out the other side, new during the window (reply audio the bridge discards on purpose at a barge-in is not counted).',
+    `- **turns / barge-ins**: each call runs an 8 s turn cycle: caller speaks 1.5 s, the AI answers 4 s; one turn in ${BARGE_IN_EVERY} is interrupted 1.5 s into the answer (speech_started → the bridge clears Twilio, truncates, cancels). Counted over the window, all calls.`,
+    `- **gen CPU / loop / tick late**: the generator's own CPU (% of its core), event-loop delay p99, and how late its shared clock ran the 2 ms phase steps at p99. **limit** \`generator\` when gen CPU ≥ ${GEN_CPU_LIMIT_PCT} %, or tick lateness p99 > ${GEN_LATE_LIMIT_MS} ms with gen CPU ≥ ${GEN_BUSY_PCT} %: from there the generator, not the bridge, bounds what is measured.`,
+    '',
+  ].join('\n');
+  const json = {
+    run: startedAt.toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    pinned: pinnedCpu !== undefined,
+    loadAverage: { start: load0, end: load1 },
+    levels: LEVELS,
+    settleSeconds: SETTLE_S,
+    windowSeconds: WINDOW_S,
+    bargeInEvery: BARGE_IN_EVERY,
+    results,
+    verdicts: verdicts(results),
+  };
+  const outDir = new URL('./results/', import.meta.url);
+  mkdirSync(outDir, { recursive: true });
+  const suffix = QUICK ? '-quick' : '';
+  writeFileSync(new URL(`load${suffix}.json`, outDir), JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(new URL(`load${suffix}.md`, outDir), md);
+  console.log('\n' + table(rows));
+  console.log('');
+  for (const r of results) console.log(fitLine(r));
+  console.log('');
+  for (const v of verdicts(results)) console.log(v);
+  console.log(`\nwrote bench/results/load${suffix}.json and load${suffix}.md`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+// Bench-only preload for the bridge process under `npm run bench:load`
+// (`node --import tsx --import ./bench/load/loop-probe.ts src/server.ts`):
+// samples the bridge's event-loop delay with perf_hooks and answers the load
+// generator over the IPC channel it was spawned with. Product code never
+// imports it; the bridge's own telemetry has no event-loop metric wired yet.
+// Costs one 10 ms sampling timer and one IPC message per measurement window.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const RESOLUTION_MS = 10;
+const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+histogram.enable();
+
+/** The histogram records the time between its timer's callbacks, which includes the sampling interval itself: an idle loop reads ~10 ms. Delay is what exceeds it. */
+const delayMs = (ns: number): number => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+
+export interface LoopSample {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly meanMs: number;
+  readonly count: number;
+}
+
+if (process.send !== undefined) {
+  process.on('message', (message: unknown) => {
+    if (message === 'loop:reset') {
+      histogram.reset();
+      return;
+    }
+    if (message !== 'loop:read') return;
+    const sample: LoopSample = {
+      p50Ms: histogram.count > 0 ? delayMs(histogram.percentile(50)) : 0,
+      p99Ms: histogram.count > 0 ? delayMs(histogram.percentile(99)) : 0,
+      maxMs: histogram.count > 0 ? delayMs(histogram.max) : 0,
+      meanMs: histogram.count > 0 ? delayMs(histogram.mean) : 0,
+      count: histogram.count,
+    };
+    histogram.reset();
+    process.send?.({ loop: sample });
+  });
+  // The probe must never keep a draining bridge alive.
+  process.channel?.unref();
+}
