@@ -73,15 +73,17 @@ export function designKaiserLowpass(taps: number, cutoffHz: number, rateHz: numb
   return h;
 }
 
-/** Rounds `values × 2^shift` to integers whose sum is exactly `target`,
- *  moving the rounding residue onto the largest taps (smallest relative change). */
+/** Rounds `values × 2^shift` to integers whose sum is exactly `target`. Where the
+ *  plain rounding misses the target, the taps re-rounded the other way are those
+ *  whose fractions lay nearest one half, so the added error is the least possible. */
 function quantize(values: readonly number[], shift: number, target: number): number[] {
-  const scale = 2 ** shift;
-  const q = values.map((v) => Math.round(v * scale));
+  const scaled = values.map((v) => v * 2 ** shift);
+  const q = scaled.map((v) => Math.round(v));
   let residue = target - q.reduce((a, b) => a + b, 0);
-  const order = values.map((v, i) => i).sort((a, b) => Math.abs(values[b]!) - Math.abs(values[a]!));
+  const step = residue > 0 ? 1 : -1;
+  // Candidates ordered by how little re-rounding them in the needed direction costs.
+  const order = scaled.map((_, i) => i).sort((a, b) => step * (scaled[b]! - q[b]!) - step * (scaled[a]! - q[a]!));
   for (let k = 0; residue !== 0; k = (k + 1) % order.length) {
-    const step = residue > 0 ? 1 : -1;
     q[order[k]!]! += step;
     residue -= step;
   }
