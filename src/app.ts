@@ -20,6 +20,11 @@ import { admitCall } from './admission/admission-control.js';
 import { AuthFailureLimiter } from './admission/auth-failure-limiter.js';
 import { ConnectionGate } from './admission/connection-gate.js';
 import { LoopDelayWindow } from './admission/loop-delay-window.js';
+import { BridgeMetrics } from './telemetry/metrics.js';
+import { CallTracer } from './telemetry/tracing.js';
+import { OtelCallTelemetry } from './telemetry/call-telemetry.js';
+import { loggerOptions } from './telemetry/logging.js';
+import type { AuthOutcome } from './telemetry/attributes.js';
 
 export interface AppDeps {
   readonly logger?: FastifyBaseLogger;
@@ -35,6 +40,18 @@ export interface AppDeps {
   readonly loopDelayP99Ms?: () => number;
   /** Every refused request or connection: surface (webhook, upgrade, connection) and reason. */
   readonly onRefusal?: (surface: string, reason: string, ip: string) => void;
+  /** Tracing and metrics; defaults to the global OTel providers (no-ops unless the preload started the SDK). */
+  readonly tracer?: CallTracer;
+  readonly metrics?: BridgeMetrics;
+}
+
+/** Our refusal reasons in the telemetry's closed vocabulary. */
+function authOutcome(reason: string): Exclude<AuthOutcome, 'ok'> {
+  if (reason.endsWith('signature_missing')) return 'missing_signature';
+  if (reason.endsWith('signature_invalid') || reason.endsWith('account_mismatch')) return 'bad_signature';
+  if (reason === 'ticket_expired') return 'ticket_expired';
+  if (reason === 'ticket_reused') return 'ticket_reused';
+  return 'ticket_invalid';
 }
 
 export interface Bridge {
@@ -58,7 +75,7 @@ function hopsTrusted(hops: number): (address: string, hop: number) => boolean {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Bridge> {
   const now = deps.now ?? Date.now;
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: { level: config.logLevel } }),
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions({ level: config.logLevel, phoneMasking: config.logPhoneNumbers }) }),
     // Request lines would carry stream tickets in their URLs; the routes log what matters themselves.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
@@ -90,6 +107,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     });
   const calls = new Set<CallSession>();
   let draining = false;
+  const metrics = deps.metrics ?? new BridgeMetrics();
+  const tracer = deps.tracer ?? new CallTracer({ metrics, model: config.openai.model });
   const loopDelay = deps.loopDelayP99Ms ? undefined : new LoopDelayWindow();
   const loopDelayP99Ms = deps.loopDelayP99Ms ?? (() => loopDelay!.p99Ms);
   const admission = () =>
@@ -162,8 +181,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     },
     onAuthFailure: (reason, ip) => {
       refused('webhook', reason, ip);
+      tracer.authRejected('webhook', authOutcome(reason));
       onAuthFailure(reason, ip);
     },
+    startCall: (callSid) => tracer.startCall({ callSid }),
   });
   await app.register(mediaStreamRoute, {
     verifier,
@@ -171,11 +192,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     now,
     onAuthFailure: (reason, ip) => {
       refused('upgrade', reason, ip);
+      tracer.authRejected('stream', authOutcome(reason));
       onAuthFailure(reason, ip);
     },
     onCall: (socket, claims, request) => {
       releaseGate(request.raw.socket);
-      const session = new CallSession(
+      const upgradedAt = performance.timeOrigin + performance.now();
+      const stream = tracer.startStream({ carrier: claims.traceparent, callSid: claims.callSid, startTime: upgradedAt });
+      stream.authChecked({ outcome: 'ok', startTime: upgradedAt });
+      const traceId = stream.traceId;
+      // Every line of the call carries its trace ids, whether or not the pino instrumentation is loaded.
+      const log = traceId ? request.log.child({ trace_id: traceId, span_id: stream.spanContext.spanId }) : request.log;
+      const session = stream.run(() => new CallSession(
         {
           send: (text) => socket.send(text),
           close: (code, reason) => socket.close(code, reason),
@@ -193,7 +221,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
           fallbackVerbs: config.fallback.twimlVerbs,
           resilience: config.resilience,
           limits: config.limits,
-          log: request.log,
+          log,
+          telemetry: new OtelCallTelemetry(stream, metrics),
           now,
           ...(deps.reconnectPolicy ? { reconnectPolicy: deps.reconnectPolicy() } : {}),
           onEnded: (summary) => {
@@ -202,10 +231,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
           },
           onConnectAttempt: (attempt) => deps.onConnectAttempt?.(claims.callSid, attempt),
         },
-      );
+      ));
       calls.add(session);
-      socket.on('message', (data, isBinary) => session.onTwilioMessage(data, isBinary));
-      socket.on('close', (code) => session.onTwilioClose(code));
+      socket.on('message', stream.bind((data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => session.onTwilioMessage(data, isBinary)));
+      socket.on('close', stream.bind((code: number) => session.onTwilioClose(code)));
       // A socket error is followed by 'close'; the session ends there.
       socket.on('error', (err) => request.log.warn({ err: { message: err.message } }, 'Twilio socket error'));
     },
@@ -228,6 +257,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
         await waitForCalls(HANDOFF_WAIT_MS);
       }
       await app.close();
+      tracer.close();
     })());
 
   app.addHook('onClose', async () => loopDelay?.stop());

@@ -3,6 +3,7 @@
 
 import { ConfigError, loadConfig } from './config/config.js';
 import { buildApp } from './app.js';
+import { shutdownTelemetry } from './telemetry/runtime.js';
 
 async function main(): Promise<void> {
   let config;
@@ -18,13 +19,16 @@ async function main(): Promise<void> {
   const { app, drain } = await buildApp(config);
   const shutdown = (signal: string) => {
     app.log.info({ signal }, 'shutting down');
-    drain().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'drain failed');
-        process.exit(1);
-      },
-    );
+    drain()
+      // Spans and metrics of the last calls are flushed before the process goes.
+      .then(() => shutdownTelemetry())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          app.log.error({ err }, 'drain failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -9,6 +9,7 @@ import { createOutboundTranscoder, type OutboundTranscoder } from '../audio/inde
 import { clearMessage, markMessage, mediaMessage } from '../twilio/media-stream-writer.js';
 import { MarkLedger, type Interruption } from './mark-ledger.js';
 import { OutboundPacer } from './outbound-pacer.js';
+import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 const TICK_MS = 20;
 /** A mark every few frames bounds truncation error to that many ms at a fraction of one mark per frame. */
@@ -42,6 +43,7 @@ export class AssistantAudioPath {
     private readonly sendToTwilio: (text: string) => void,
     private readonly now: () => number,
     private readonly twilioReady: () => boolean = () => true,
+    private readonly telemetry: CallTelemetry = NO_TELEMETRY,
   ) {
     this.#pacer = new OutboundPacer(maxLeadMs);
     this.#transcoder = mode === 'pcm24k' ? createOutboundTranscoder() : undefined;
@@ -56,7 +58,9 @@ export class AssistantAudioPath {
       this.#addReceived(itemId, raw.length / 8);
     } else {
       // The transcoder returns a view of its own buffer; the pacer needs a copy it can keep.
+      const t0 = performance.now();
       mulaw = this.#transcoder.transcode(raw).slice();
+      this.telemetry.transcoded('out', (performance.now() - t0) * 1000);
       this.#addReceived(itemId, raw.length / 48);
     }
     this.#pacer.enqueue(itemId, mulaw);
@@ -97,12 +101,15 @@ export class AssistantAudioPath {
       this.sendToTwilio(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
       this.stats.framesOut++;
+      this.telemetry.audioSent();
+      this.telemetry.framesOut(1);
       sent = true;
       if (++this.#framesSinceMark >= FRAMES_PER_MARK) this.#placeMark();
     }
     if (sent) {
       const lead = this.#pacer.leadMs(now);
       if (lead > this.stats.maxLeadMs) this.stats.maxLeadMs = lead;
+      this.telemetry.outboundLead(lead);
       // The end of a burst gets a mark too, so the last audio is accounted for.
       if (this.#pacer.queuedMs === 0) this.#placeMark();
     }
@@ -134,7 +141,11 @@ export class AssistantAudioPath {
 
   #dropBeyondBound(): void {
     const excess = this.#pacer.queuedMs - MAX_QUEUED_MS;
-    if (excess > 0) this.stats.droppedMs += this.#pacer.dropOldest(excess);
+    if (excess > 0) {
+      const dropped = this.#pacer.dropOldest(excess);
+      this.stats.droppedMs += dropped;
+      this.telemetry.framesDropped('backpressure', Math.ceil(dropped / 20));
+    }
   }
 
   #placeMark(): void {

@@ -23,6 +23,7 @@ import { AssistantAudioPath } from './assistant-audio.js';
 import { CallerAudioPath } from './caller-audio.js';
 import { ConversationLog } from './conversation-log.js';
 import { MessageRateLimit } from './message-rate-limit.js';
+import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 /** The Twilio side as the session sees it: a text socket. */
 export interface TwilioSocket {
@@ -57,6 +58,7 @@ export interface CallSessionOptions {
   readonly reconnectPolicy?: ReconnectPolicy;
   readonly onEnded?: (summary: CallSummary) => void;
   readonly onConnectAttempt?: (attempt: ConnectAttempt) => void;
+  readonly telemetry?: CallTelemetry;
 }
 
 export type CallOutcome = 'completed' | 'rejected' | 'fallback' | 'hung_up_by_agent' | 'twilio_closed' | 'idle_timeout' | 'overloaded' | 'error';
@@ -137,6 +139,7 @@ export class CallSession {
   #rollovers = 0;
   readonly #startedAt: number;
   readonly #now: () => number;
+  readonly #telemetry: CallTelemetry;
 
   constructor(
     private readonly twilio: TwilioSocket,
@@ -144,13 +147,14 @@ export class CallSession {
     private readonly options: CallSessionOptions,
   ) {
     this.#now = options.now ?? Date.now;
+    this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#startedAt = this.#now();
     this.#lastMediaAt = this.#startedAt;
     this.#rate = new MessageRateLimit(options.limits.maxMessagesPerSecond, options.limits.maxMessagesPerSecond * 2, this.#startedAt);
     this.#log = options.log.child({ callSid: ticket.callSid });
     const { resilience } = options;
     this.#comfort = resilience.comfortSound === 'off' ? undefined : new ComfortAudio(resilience.comfortSound);
-    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs);
+    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry);
     this.#startTimer = setTimeout(() => this.end('rejected', 'no start message within the deadline', CLOSE_POLICY), options.startTimeoutMs);
     this.#housekeeping = setInterval(() => this.#tidy(), HOUSEKEEPING_MS);
     this.#link = new RealtimeLink(
@@ -162,6 +166,7 @@ export class CallSession {
         onSessionActive: (kind) => this.#onSessionActive(kind),
         onOutage: (reason) => this.#onOutage(reason),
         onFatal: (reason) => this.handOff(`AI service unusable: ${reason}`),
+        onAttemptStart: (attempt, kind) => this.#telemetry.connectStarted(attempt, kind),
         onAttempt: (attempt) => {
           if (attempt.outcome !== 'ok') this.#log.warn({ attempt: attempt.attempt, kind: attempt.kind, outcome: attempt.outcome, reason: attempt.reason }, 'AI connect attempt failed');
           options.onConnectAttempt?.(attempt);
@@ -212,14 +217,20 @@ export class CallSession {
     if (this.#state === 'ended' || this.#state === 'handing_off') return;
     this.#log.error({ reason }, 'handing the call to the fallback');
     this.#state = 'handing_off';
+    const fallback = this.#telemetry.fallback(reason);
+    const rest = this.#telemetry.twilioRest('calls.update');
     this.#stopOutageTimers();
     this.#link.close();
     this.#handoffTimer = setTimeout(() => this.end('fallback', `${reason}; Twilio did not end the stream`, CLOSE_INTERNAL), HANDOFF_GRACE_MS);
     this.options.callControl.redirect(this.ticket.callSid, `<Response>${this.options.fallbackVerbs}</Response>`).then(
       (found) => {
+        rest.ok();
+        fallback.ok();
         if (!found) this.end('twilio_closed', 'the call was already gone at hand-off', CLOSE_NORMAL);
       },
       (err: unknown) => {
+        rest.fail('rest_error');
+        fallback.fail('rest_error');
         this.#log.error({ detail: err instanceof Error ? err.message : String(err) }, 'REST hand-off failed; closing the stream so Twilio runs the fallback');
         this.end('fallback', reason, CLOSE_INTERNAL);
       },
@@ -257,6 +268,7 @@ export class CallSession {
     };
     const level = outcome === 'completed' || outcome === 'twilio_closed' || outcome === 'hung_up_by_agent' ? 'info' : 'warn';
     this.#log[level]({ summary }, `call ended: ${reason}`);
+    this.#telemetry.ended(outcome);
     this.options.onEnded?.(summary);
   }
 
@@ -298,6 +310,7 @@ export class CallSession {
     this.#state = 'streaming';
     this.#streamSid = start.streamSid;
     this.#log = this.#log.child({ streamSid: start.streamSid });
+    this.#telemetry.streamStarted(start.streamSid);
     this.#assistant = new AssistantAudioPath(
       this.options.audioMode,
       this.options.maxOutboundLeadMs,
@@ -306,6 +319,7 @@ export class CallSession {
       this.#now,
       // Audio waits in the pacer (bounded) while Twilio's socket is backed up, instead of piling into it.
       () => this.twilio.bufferedAmount < TWILIO_SOFT_BACKLOG_BYTES,
+      this.#telemetry,
     );
     this.#log.info('media stream started');
   }
@@ -327,6 +341,7 @@ export class CallSession {
   }
 
   #onSessionActive(kind: SessionKind): void {
+    this.#telemetry.sessionActive(kind);
     this.#sessionItems = new Set();
     this.#callerSpeaking = false;
     if (kind === 'reconnect') this.#reconnects++;
@@ -348,7 +363,10 @@ export class CallSession {
   /** The AI is away (or not yet reached): count the outage, start comfort audio and the budget. */
   #onOutage(reason: string, initial = false): void {
     if (this.#state === 'ended' || this.#state === 'handing_off') return;
-    if (!initial) this.#log.warn({ reason }, 'AI session lost; reconnecting');
+    if (!initial) {
+      this.#log.warn({ reason }, 'AI session lost; reconnecting');
+      this.#telemetry.upstreamLost(reason);
+    }
     // The response that was speaking is over: whatever was received plays out, but it is never generated twice.
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
@@ -414,7 +432,10 @@ export class CallSession {
       this.#hangUp();
       return;
     }
-    if (atTurnBoundary && this.#link.rolloverDue) this.#link.rollover();
+    if (atTurnBoundary && this.#link.rolloverDue) {
+      this.#telemetry.rolloverStarted();
+      this.#link.rollover();
+    }
   }
 
   #onUpstreamEvent(event: ServerEvent): void {
@@ -441,6 +462,7 @@ export class CallSession {
         return this.#bargeIn();
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
+        this.#telemetry.speechStopped();
         return;
       case 'conversation.item.input_audio_transcription.completed':
         this.#conversation.userTranscript(event.itemId, event.transcript);
@@ -453,6 +475,7 @@ export class CallSession {
         return;
       case 'response.created':
         this.#activeResponseId = event.responseId;
+        this.#telemetry.responseCreated();
         return;
       case 'response.done': {
         if (this.#activeResponseId === event.responseId) this.#activeResponseId = undefined;
@@ -461,6 +484,7 @@ export class CallSession {
         this.#audioItemOf.delete(event.responseId);
         if (itemId !== undefined) this.#assistant?.endItem(itemId);
         this.#log.debug({ responseId: event.responseId, status: event.status }, 'response done');
+        this.#telemetry.responseDone({ id: event.responseId, status: event.status, ...event.usage });
         return;
       }
       case 'response.function_call_arguments.done':
@@ -490,6 +514,7 @@ export class CallSession {
       }
       this.#log.info({ itemId: interruption.itemId, heardMs: interruption.heardMs }, 'caller barged in');
     }
+    this.#telemetry.speechStarted(interruption?.heardMs);
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
       this.#link.send(cancelResponse());
@@ -515,9 +540,14 @@ export class CallSession {
 
   #hangUp(): void {
     this.#log.info('the agent ended the call');
+    const rest = this.#telemetry.twilioRest('calls.update');
     this.options.callControl.hangup(this.ticket.callSid).then(
-      () => this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL),
+      () => {
+        rest.ok();
+        this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL);
+      },
       (err: unknown) => {
+        rest.fail('rest_error');
         this.#log.warn({ detail: err instanceof Error ? err.message : String(err) }, 'REST hang-up failed; closing the stream');
         this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL);
       },

@@ -8,6 +8,7 @@ import type { AudioMode } from '../config/config.js';
 import { createInboundTranscoder, MULAW_SILENCE, type InboundTranscoder } from '../audio/index.js';
 import { appendAudio } from '../upstream/client-events.js';
 import { InboundTimeline } from './inbound-timeline.js';
+import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 const FRAME_BYTES = 160;
 const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
@@ -36,6 +37,7 @@ export class CallerAudioPath {
     private readonly mode: AudioMode,
     private readonly send: UpstreamSink,
     private readonly maxWaitingMs = 10_000,
+    private readonly telemetry: CallTelemetry = NO_TELEMETRY,
   ) {
     this.#transcoder = mode === 'pcm24k' ? createInboundTranscoder() : undefined;
   }
@@ -46,9 +48,11 @@ export class CallerAudioPath {
     const verdict = this.#timeline.accept(timestampMs, byteLength);
     if (verdict.kind === 'stale') {
       this.stats.staleFrames++;
+      this.telemetry.framesDropped('late', 1);
       return;
     }
     this.stats.framesIn++;
+    this.telemetry.framesIn(1);
     if (verdict.fillMs > 0) this.#fillSilence(verdict.fillMs);
     if (this.#transcoder === undefined) {
       // μ-law passthrough: Twilio's base64 is already what the session expects.
@@ -88,6 +92,7 @@ export class CallerAudioPath {
 
   #fillSilence(ms: number): void {
     this.stats.gapFilledMs += ms;
+    this.telemetry.gapFilledFrames(Math.ceil(ms / 20));
     let bytes = ms * 8;
     while (bytes > 0) {
       const n = Math.min(bytes, FRAME_BYTES);
@@ -101,7 +106,9 @@ export class CallerAudioPath {
   }
 
   #transcodeAndEmit(mulaw: Uint8Array): void {
+    const t0 = performance.now();
     const pcm = this.#transcoder!.transcode(mulaw);
+    this.telemetry.transcoded('in', (performance.now() - t0) * 1000);
     const base64 = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64');
     this.#emit(appendAudio(base64), mulaw.length / 8);
   }
@@ -114,6 +121,7 @@ export class CallerAudioPath {
       const dropped = this.#waiting.shift()!;
       this.#waitingMs -= dropped.ms;
       this.stats.droppedWhileWaitingMs += dropped.ms;
+      this.telemetry.framesDropped('upstream_down', 1);
     }
   }
 }

@@ -27,6 +27,8 @@ export interface Config {
   };
   readonly audioMode: AudioMode;
   readonly logLevel: LogLevel;
+  /** How caller phone numbers appear in logs: last4 (default), full (all digits hidden), none (unmasked). */
+  readonly logPhoneNumbers: 'last4' | 'full' | 'none';
   /** Seconds a stream ticket stays valid (at most 60). */
   readonly ticketTtlSeconds: number;
   /** Seconds a minted ephemeral token lives (10 to 7200). */
@@ -174,6 +176,7 @@ export function loadConfig(env: Env): Config {
     },
     audioMode: oneOf(env, 'AUDIO_MODE', AUDIO_MODES, 'pcm24k'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logPhoneNumbers: oneOf(env, 'LOG_PHONE_NUMBERS', ['last4', 'full', 'none'] as const, 'last4'),
     ticketTtlSeconds: integer(env, 'STREAM_TICKET_TTL_SECONDS', 60, 5, 60),
     tokenTtlSeconds: integer(env, 'OPENAI_TOKEN_TTL_SECONDS', 60, 10, 7200),
     maxMessageBytes: integer(env, 'TWILIO_MAX_MESSAGE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),

@@ -23,6 +23,8 @@ export interface VoiceWebhookOptions {
   readonly refuseNewCall: () => string | undefined;
   /** Called for every refused request, for metrics and abuse counting. */
   readonly onAuthFailure?: (reason: string, ip: string) => void;
+  /** Starts the call's trace; its carrier travels in the ticket so the stream joins the same trace. */
+  readonly startCall?: (callSid: string) => { readonly carrier: string; end(outcome: 'rejected'): void };
 }
 
 const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
@@ -66,13 +68,15 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
       request.log.warn('refused voice webhook: missing or malformed CallSid');
       return reply.code(400).type('text/plain').send('Bad Request');
     }
+    const root = opts.startCall?.(callSid);
     const refusal = opts.refuseNewCall();
     if (refusal !== undefined) {
+      root?.end('rejected');
       // Still valid TwiML, never a 5xx: Twilio would play its generic error to the caller.
       request.log.warn({ callSid, refusal }, 'voice webhook: call sent to the fallback');
       return reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${opts.fallbackVerbs}</Response>`);
     }
-    const ticket = opts.tickets.issue(callSid, opts.now());
+    const ticket = opts.tickets.issue(callSid, opts.now(), root?.carrier || undefined);
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url: opts.verifier.streamUrl(STREAM_PATH_PREFIX + ticket) });
     stream.parameter({ name: 'callSid', value: callSid });

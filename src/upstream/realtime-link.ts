@@ -7,7 +7,7 @@
 // Never logs credentials.
 
 import { ClientSecretError } from './client-secret.js';
-import type { UpstreamConnector } from './connect.js';
+import type { ConnectObserver, UpstreamConnector } from './connect.js';
 import { RealtimeConnectError, type RealtimeConnection } from './realtime-connection.js';
 import { isFatalClose, isFatalErrorCode, isFatalUpgradeStatus, ReconnectPolicy } from './reconnect-policy.js';
 import type { ServerEvent } from './server-events.js';
@@ -20,6 +20,13 @@ export interface ConnectAttempt {
   readonly outcome: 'ok' | 'transient' | 'fatal';
   readonly reason?: string;
   readonly ms: number;
+  /** What the failure looked like on the wire, when known. */
+  readonly failure?: { readonly httpStatus?: number; readonly closeCode?: number; readonly closeReason?: string; readonly timeout?: boolean };
+}
+
+/** Follows one connect attempt from its start, for tracing. */
+export interface AttemptObserver extends ConnectObserver {
+  finished(attempt: ConnectAttempt): void;
 }
 
 export interface LinkHandlers {
@@ -39,6 +46,8 @@ export interface LinkHandlers {
   /** Retrying cannot help (bad key, no access, quota, rejected config). */
   onFatal(reason: string): void;
   onAttempt?(attempt: ConnectAttempt): void;
+  /** A connect attempt starts; the observer hears its token mint and its end. */
+  onAttemptStart?(attempt: number, kind: SessionKind): AttemptObserver | undefined;
 }
 
 export interface LinkOptions {
@@ -121,12 +130,18 @@ export class RealtimeLink {
     this.#connecting = true;
     const attempt = ++this.#attempts;
     const startedAt = this.options.now();
+    const observer = this.handlers.onAttemptStart?.(attempt, kind);
+    const report = (a: ConnectAttempt) => {
+      observer?.finished(a);
+      this.handlers.onAttempt?.(a);
+    };
     let connection: RealtimeConnection | undefined;
     let ready = false;
     let earlyClose: { code: number; reason: string } | undefined;
     const isCurrent = () => connection !== undefined && connection === this.#current;
     this.options
-      .connect({
+      .connect(
+        {
         onEvent: (event) => {
           if (isCurrent()) this.#onEvent(event, connection!);
         },
@@ -137,7 +152,9 @@ export class RealtimeLink {
           if (!ready) earlyClose = { code, reason };
           else if (isCurrent()) this.#onDrop(code, reason);
         },
-      })
+        },
+        observer,
+      )
       .then(
         (opened) => {
           connection = opened;
@@ -146,10 +163,10 @@ export class RealtimeLink {
           if (earlyClose !== undefined || !opened.isOpen) {
             // The server accepted the upgrade and closed at once (e.g. 3000 invalid_api_key).
             const { code, reason } = earlyClose ?? { code: 1006, reason: '' };
-            return this.#onAttemptFailed(kind, attempt, startedAt, code, reason);
+            return this.#onAttemptFailed(kind, attempt, startedAt, code, reason, report);
           }
           ready = true;
-          this.handlers.onAttempt?.({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
+          report({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
           this.#policy.reset();
           this.handlers.onSessionReady(kind, (event) => void opened.send(event));
           const old = this.#current;
@@ -166,7 +183,15 @@ export class RealtimeLink {
             (err instanceof ClientSecretError && err.kind === 'fatal') ||
             (err instanceof RealtimeConnectError && err.failure.kind === 'http' && isFatalUpgradeStatus(err.failure.status));
           const reason = err instanceof Error ? err.message : 'unknown failure';
-          this.handlers.onAttempt?.({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason, ms: this.options.now() - startedAt });
+          const failure =
+            err instanceof RealtimeConnectError
+              ? err.failure.kind === 'http'
+                ? { httpStatus: err.failure.status }
+                : { timeout: err.failure.kind === 'timeout' }
+              : err instanceof ClientSecretError && err.status !== undefined
+                ? { httpStatus: err.status }
+                : {};
+          report({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason, ms: this.options.now() - startedAt, failure });
           if (fatal) return this.#fatal(reason);
           // A failed rollover leaves the current session serving; it is tried again at a later turn boundary.
           if (kind === 'rollover' && this.#current !== undefined) return;
@@ -175,10 +200,10 @@ export class RealtimeLink {
       );
   }
 
-  #onAttemptFailed(kind: SessionKind, attempt: number, startedAt: number, code: number, reason: string): void {
+  #onAttemptFailed(kind: SessionKind, attempt: number, startedAt: number, code: number, reason: string, report: (a: ConnectAttempt) => void): void {
     const fatal = isFatalClose(code, reason);
     const why = `AI session closed at open (${code}${reason ? ` ${reason}` : ''})`;
-    this.handlers.onAttempt?.({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason: why, ms: this.options.now() - startedAt });
+    report({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason: why, ms: this.options.now() - startedAt, failure: { closeCode: code, closeReason: reason } });
     if (fatal) return this.#fatal(why);
     if (kind === 'rollover' && this.#current !== undefined) return;
     this.#scheduleRetry();

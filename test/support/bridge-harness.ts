@@ -8,6 +8,7 @@ import pino from 'pino';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { buildApp, type AppDeps, type Bridge } from '../../src/app.js';
+import { loggerOptions } from '../../src/telemetry/logging.js';
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
@@ -52,7 +53,8 @@ export async function startBridge(env: Record<string, string> = {}, deps: AppDep
       done();
     },
   });
-  const logger = pino({ level: config.logLevel }, sink);
+  // The product's own logger options (redaction, phone masking), writing into the test's sink.
+  const logger = pino(loggerOptions({ level: config.logLevel, phoneMasking: config.logPhoneNumbers }), sink);
   const bridge = await buildApp(config, { logger, ...deps });
   await bridge.app.listen({ port: 0, host: '127.0.0.1' });
   const address = bridge.app.server.address();
