@@ -90,6 +90,32 @@ function quantize(values: readonly number[], shift: number, target: number): num
   return q;
 }
 
+/** quantize() for a symmetric odd-length filter, keeping the integer taps symmetric
+ *  (the TypeScript kernel folds symmetric pairs): the odd part of the residue goes
+ *  to the centre tap, the rest to the pairs whose fractions lay nearest one half. */
+function quantizeSymmetric(values: readonly number[], shift: number, target: number): number[] {
+  const n = values.length;
+  const mid = (n - 1) / 2;
+  const scaled = values.map((v) => v * 2 ** shift);
+  const q = scaled.map((v) => Math.round(v));
+  for (let k = 0; k < mid; k++) q[n - 1 - k] = q[k]!;
+  let residue = target - q.reduce((a, b) => a + b, 0);
+  if (residue % 2 !== 0) {
+    const c = residue > 0 ? 1 : -1;
+    q[mid] = q[mid]! + c;
+    residue -= c;
+  }
+  const step = residue > 0 ? 1 : -1;
+  const order = Array.from({ length: mid }, (_, i) => i).sort((a, b) => step * (scaled[b]! - q[b]!) - step * (scaled[a]! - q[a]!));
+  for (let k = 0; residue !== 0; k = (k + 1) % order.length) {
+    const i = order[k]!;
+    q[i] = q[i]! + step;
+    q[n - 1 - i] = q[i]!;
+    residue -= 2 * step;
+  }
+  return q;
+}
+
 export const PROTOTYPE: Float64Array = designKaiserLowpass(FIR_TAPS, FIR_CUTOFF_HZ, FIR_RATE_HZ, FIR_BETA);
 
 /**
@@ -99,12 +125,19 @@ export const PROTOTYPE: Float64Array = designKaiserLowpass(FIR_TAPS, FIR_CUTOFF_
  */
 export const UP_TAPS: Int16Array = (() => {
   const out = new Int16Array(3 * UP_BRANCH);
-  for (let p = 0; p < 3; p++) {
-    const branch: number[] = [];
-    for (let k = 0; 3 * k + p < FIR_TAPS; k++) branch.push(3 * PROTOTYPE[3 * k + p]!);
-    const q = quantize(branch, UP_SHIFT, 1 << UP_SHIFT);
+  const branch = (p: number): number[] => {
+    const b: number[] = [];
+    for (let k = 0; 3 * k + p < FIR_TAPS; k++) b.push(3 * PROTOTYPE[3 * k + p]!);
+    return b;
+  };
+  // Symmetry of the prototype carries over: branch 0 (31 taps) is symmetric and
+  // branch 2 is branch 1 reversed. Quantising keeps both properties exactly.
+  const q0 = quantizeSymmetric(branch(0), UP_SHIFT, 1 << UP_SHIFT);
+  const q1 = quantize(branch(1), UP_SHIFT, 1 << UP_SHIFT);
+  const q2 = [...q1].reverse();
+  [q0, q1, q2].forEach((q, p) => {
     for (let k = 0; k < q.length; k++) out[p * UP_BRANCH + (UP_BRANCH - 1 - k)] = q[k]!;
-  }
+  });
   return out;
 })();
 
@@ -115,7 +148,7 @@ export const UP_TAPS: Int16Array = (() => {
  */
 export const DOWN_TAPS: Int16Array = (() => {
   const out = new Int16Array(DOWN_WINDOW);
-  const q = quantize(Array.from(PROTOTYPE), DOWN_SHIFT, 1 << DOWN_SHIFT);
+  const q = quantizeSymmetric(Array.from(PROTOTYPE), DOWN_SHIFT, 1 << DOWN_SHIFT);
   for (let k = 0; k < FIR_TAPS; k++) out[DOWN_WINDOW - 1 - k] = q[k]!;
   return out;
 })();
