@@ -322,6 +322,7 @@ export class CallSession {
       this.#telemetry,
     );
     this.#log.info('media stream started');
+    this.#log.debug({ customParameters: start.customParameters, tracks: start.tracks }, 'start message');
   }
 
   #sendUpstream(event: string): boolean {

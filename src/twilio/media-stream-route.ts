@@ -33,6 +33,8 @@ export const mediaStreamRoute: FastifyPluginAsync<MediaStreamRouteOptions> = asy
       websocket: true,
       preValidation: async (request, reply) => {
         if (!request.ws) return reply.code(426).header('upgrade', 'websocket').send('Upgrade Required');
+        // The ticket in the URL and the signature header are masked by the logger's redaction rules.
+        request.log.debug({ url: request.url, headers: request.headers }, 'media stream upgrade received');
         const refuse = (status: 401 | 403, reason: string) => {
           opts.onAuthFailure?.(reason, request.ip);
           request.log.warn({ reason }, 'refused media stream upgrade');

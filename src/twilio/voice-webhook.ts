@@ -24,7 +24,11 @@ export interface VoiceWebhookOptions {
   /** Called for every refused request, for metrics and abuse counting. */
   readonly onAuthFailure?: (reason: string, ip: string) => void;
   /** Starts the call's trace; its carrier travels in the ticket so the stream joins the same trace. */
-  readonly startCall?: (callSid: string) => { readonly carrier: string; end(outcome: 'rejected'): void };
+  readonly startCall?: (callSid: string) => {
+    readonly carrier: string;
+    readonly spanContext: { readonly traceId: string; readonly spanId: string };
+    end(outcome: 'rejected'): void;
+  };
 }
 
 const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
@@ -50,6 +54,8 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
   app.post(VOICE_WEBHOOK_PATH, async (request, reply) => {
     const signature = request.headers['x-twilio-signature'];
     const fields = formFields(request.body ?? {});
+    // Phone-number fields and the signature header are masked by the logger's redaction rules.
+    request.log.debug({ fields, headers: request.headers }, 'voice webhook received');
     const check = fields
       ? opts.verifier.checkWebhook(typeof signature === 'string' ? signature : undefined, VOICE_WEBHOOK_PATH, fields)
       : ({ ok: false, reason: 'invalid' } as const);
@@ -69,25 +75,27 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
       return reply.code(400).type('text/plain').send('Bad Request');
     }
     const root = opts.startCall?.(callSid);
+    // From here on the webhook's lines belong to the call's trace.
+    const log = root?.carrier ? request.log.child({ trace_id: root.spanContext.traceId, span_id: root.spanContext.spanId }) : request.log;
     const refusal = opts.refuseNewCall();
     if (refusal !== undefined) {
       root?.end('rejected');
       // Still valid TwiML, never a 5xx: Twilio would play its generic error to the caller.
-      request.log.warn({ callSid, refusal }, 'voice webhook: call sent to the fallback');
+      log.warn({ callSid, refusal }, 'voice webhook: call sent to the fallback');
       return reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${opts.fallbackVerbs}</Response>`);
     }
     const ticket = opts.tickets.issue(callSid, opts.now(), root?.carrier || undefined);
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url: opts.verifier.streamUrl(STREAM_PATH_PREFIX + ticket) });
     stream.parameter({ name: 'callSid', value: callSid });
-    for (const [name, field] of [['from', 'From'], ['to', 'To'], ['direction', 'Direction']] as const) {
-      const value = parameterValue(fields![field]);
-      if (value !== undefined) stream.parameter({ name, value });
-    }
-    request.log.info({ callSid }, 'voice webhook accepted; connecting media stream');
+    // Only what the session uses travels: phone numbers stay out of the stream (and out of its logs).
+    const direction = parameterValue(fields!.Direction);
+    if (direction !== undefined) stream.parameter({ name: 'direction', value: direction });
     // Verbs after <Connect> run only if the stream ends while the call is up (a crash, a closed socket):
     // the caller then hears the fallback instead of dead air.
     const twiml = response.toString().replace(/<\/Response>$/, `${opts.fallbackVerbs}</Response>`);
+    log.info({ callSid }, 'voice webhook accepted; connecting media stream');
+    log.debug({ callSid, twiml }, 'voice webhook answer');
     return reply.type('text/xml').send(twiml);
   });
 };
