@@ -129,6 +129,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     maxUnauthenticated: config.limits.maxUnauthenticatedSockets,
     maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp,
   });
+  // Slow-header (slowloris) sockets are cut after 10 s; requestTimeout (15 s) bounds the whole request.
+  app.server.headersTimeout = 10_000;
   const gated = new WeakMap<object, string>();
   app.server.on('connection', (socket) => {
     const ip = socket.remoteAddress ?? 'unknown';
