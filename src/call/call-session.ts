@@ -287,6 +287,8 @@ export class CallSession {
         return;
       case 'mark':
         if (message.streamSid !== this.#streamSid) return this.#ignore('mark for another stream');
+        // A mark echo proves the line is alive even while the caller's silence is suppressed.
+        this.#lastMediaAt = this.#now();
         this.#assistant?.acknowledgeMark(message.name);
         return;
       case 'dtmf':
