@@ -1,8 +1,9 @@
 // Owns the audio path of a call: μ-law 8 kHz <-> PCM16LE 24 kHz transcoding
 // with streaming polyphase FIR resamplers (design in fir-design.ts). One
 // InboundTranscoder and one OutboundTranscoder per call; each holds only its
-// filter history (and, outbound, up to 5 carried bytes), so a call costs well
-// under 2 KB here while the kernels and tables are shared by the process.
+// filter history (and, outbound, up to 5 carried bytes) plus its output
+// buffer, about 3 KB per call, while the kernels (one WebAssembly instance of
+// 320 KiB) and the codec tables are shared by the whole process.
 // Never allocates per frame in steady state; never reads configuration.
 
 import { DOWN_HIST, FILTER_DELAY_MS, FIR_DELAY_24K, UP_HIST } from './fir-design.js';
@@ -42,7 +43,8 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 let jsKernel: FirKernel | undefined;
 let wasmKernel: FirKernel | null | undefined;
 
-/** The kernel a transcoder would use; 'wasm' falls back to undefined when unsupported. */
+/** The kernel a transcoder would use. Unspecified: wasm when available, else js;
+ *  'wasm' throws where the runtime or the built binary does not allow it. */
 export function getKernel(kind?: KernelKind): FirKernel {
   if (kind !== 'js') {
     // The wasm kernel views its memory as Int16Array, which is only right on little-endian hosts.
