@@ -1,6 +1,6 @@
 // Bench-only: the audio the load generator sends, framed and base64-encoded
 // once at start-up so the per-frame path only picks a string. Caller frames
-// are 20 ms of μ-law 8 kHz speech; reply deltas are 20 ms of assistant speech
+// are 20 ms of μ-law 8 kHz speech (on a DC offset, see offsetSpeech); reply deltas are 20 ms of assistant speech
 // in the session's output format (PCM16 24 kHz or μ-law 8 kHz).
 
 import { readWav } from '../../src/audio/wav.js';
@@ -19,6 +19,21 @@ function mulawFrames(samples: Int16Array, count: number): string[] {
   return out;
 }
 
+/**
+ * The caller's speech riding on a DC offset, so no caller sample is ever
+ * zero: the generator can then tell the silence the bridge inserts on its own
+ * (digital zeros) from caller audio by content. The bridge runs no VAD and
+ * its transcoding cost does not depend on what the samples are.
+ */
+function offsetSpeech(samples: Int16Array): Int16Array {
+  let peak = 1;
+  for (const s of samples) peak = Math.max(peak, Math.abs(s));
+  const scale = Math.min(0.25, 5000 / peak);
+  const out = new Int16Array(samples.length);
+  for (let i = 0; i < samples.length; i++) out[i] = Math.round(samples[i]! * scale) + 6000;
+  return out;
+}
+
 function pcm24kFrames(samples: Int16Array, count: number): string[] {
   const out: string[] = [];
   const frames = Math.min(count, Math.floor(samples.length / 480));
@@ -31,8 +46,12 @@ function pcm24kFrames(samples: Int16Array, count: number): string[] {
 }
 
 export interface LoadAudio {
-  /** 20 ms caller frames, base64 μ-law (60 s of speech). */
+  /** 20 ms caller frames, base64 μ-law: 60 s of speech on a DC offset (never a zero sample). */
   readonly caller: readonly string[];
+  /** Base64 character that a run of silence encodes to in the appends the bridge sends: 'A' (PCM16 zeros) or '/' (μ-law 0xFF). */
+  readonly silenceChar: number;
+  /** Length of the base64 audio in one append carrying one 20 ms caller frame. */
+  readonly appendAudioChars: number;
   /** 20 ms reply deltas, base64, in the session's output format. */
   readonly reply: readonly string[];
 }
@@ -40,8 +59,8 @@ export interface LoadAudio {
 export function loadAudio(mode: 'pcm24k' | 'pcmu'): LoadAudio {
   const speech8k = readWav(new URL('fixtures/speech-60s-8k.wav', root).pathname).samples;
   const speech24k = readWav(new URL('fixtures/speech-60s-24k.wav', root).pathname).samples;
-  const caller = mulawFrames(speech8k, 3000);
+  const caller = mulawFrames(offsetSpeech(speech8k), 3000);
   // Replies: a different stretch of speech than the caller's, 10 s, cycled.
   const reply = mode === 'pcm24k' ? pcm24kFrames(speech24k.subarray(24000 * 30), 500) : mulawFrames(speech8k.subarray(8000 * 30), 500);
-  return { caller, reply };
+  return { caller, reply, silenceChar: mode === 'pcm24k' ? 0x41 : 0x2f, appendAudioChars: mode === 'pcm24k' ? 1280 : 216 };
 }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { LoopSample } from './loop-probe.js';
+import type { LoopSample, MemSample } from './loop-probe.js';
 import { procCpuSeconds, procRssKiB } from './stats.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,6 +42,7 @@ export class BridgeProcess {
   #warnLines = 0;
   #exited = false;
   #loopWaiter: ((s: LoopSample) => void) | undefined;
+  #memWaiter: ((s: MemSample) => void) | undefined;
 
   private constructor(child: ChildProcess, url: string) {
     this.#child = child;
@@ -60,6 +61,12 @@ export class BridgeProcess {
       this.#exited = true;
     });
     child.on('message', (m: unknown) => {
+      const mem = (m as { mem?: MemSample }).mem;
+      if (mem !== undefined && this.#memWaiter !== undefined) {
+        const w = this.#memWaiter;
+        this.#memWaiter = undefined;
+        w(mem);
+      }
       const loop = (m as { loop?: LoopSample }).loop;
       if (loop !== undefined && this.#loopWaiter !== undefined) {
         const w = this.#loopWaiter;
@@ -72,7 +79,8 @@ export class BridgeProcess {
   static async start(o: BridgeProcessOptions): Promise<BridgeProcess> {
     const port = await freePort();
     const profile = o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`];
-    const nodeArgs = [...profile, '--import', 'tsx', '--import', './bench/load/loop-probe.ts', 'src/server.ts'];
+    // --expose-gc only lets the probe collect before reading live memory; nothing else calls gc().
+    const nodeArgs = [...profile, '--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', 'src/server.ts'];
     const [cmd, args] = o.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', o.cpu, process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, {
       cwd: root,
@@ -96,6 +104,7 @@ export class BridgeProcess {
         MAX_UNAUTHENTICATED_SOCKETS_PER_IP: '100000',
         AUTH_FAILURES_PER_MINUTE: '100000',
         MAX_EVENT_LOOP_DELAY_MS: '10000',
+        MAX_TWILIO_MESSAGES_PER_SECOND: '100000',
         OPENAI_TOKEN_TTL_SECONDS: '600',
       },
     });
@@ -150,6 +159,21 @@ export class BridgeProcess {
         resolve(s);
       };
       this.#child.send('loop:read');
+    });
+  }
+
+  /** Live memory after a full GC in the bridge. */
+  readMemory(): Promise<MemSample> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#memWaiter = undefined;
+        resolve({ rssKiB: NaN, heapUsedKiB: NaN, externalKiB: NaN });
+      }, 5000);
+      this.#memWaiter = (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      this.#child.send('mem:read');
     });
   }
 

@@ -132,6 +132,8 @@ export interface WindowStats {
   readonly outboundDiscardedAtClear: number;
   readonly generator: { cpuPct: number; loopP99Ms: number; loopMaxMs: number; tickLateP99Ms: number; tickLateMaxMs: number };
   readonly turns: number;
+  /** Appends of silence the bridge inserted on its own (media quiet > 200 ms by its clock): a sign of a stall on either side. */
+  readonly silenceFills: number;
   readonly bargeIns: number;
   readonly clears: number;
   readonly marksEchoed: number;
@@ -169,6 +171,7 @@ export class LoadGenerator {
   readonly #loop = monitorEventLoopDelay({ resolution: 10 });
   #measuring = false;
   #turns = 0;
+  #fills = 0;
   #bargeIns = 0;
   #clears = 0;
   #marksEchoed = 0;
@@ -248,6 +251,11 @@ export class LoadGenerator {
     const now = performance.now();
     // The bridge's frames are masked (client → server): only the prefix is unmasked to recognise an append.
     if (startsWith(payload, mask, APPEND_PREFIX)) {
+      if (this.#isFilledSilence(payload, mask)) {
+        // Silence the bridge inserted because media looked quiet (see SILENCE_FILL_AFTER_MS): not a caller frame.
+        if (this.#measuring) this.#fills++;
+        return;
+      }
       const k = call.inRecv++;
       if (this.#measuring && k < call.inSent && call.inSent - k < RING) this.#inLat.record(now - call.inSentAt[k % RING]!);
       return;
@@ -283,6 +291,23 @@ export class LoadGenerator {
       default:
         if (this.#unexpected.length < 50) this.#unexpected.push(`client event ${type}`);
     }
+  }
+
+  /**
+   * An append whose audio is not one caller frame's size, or whose last 48
+   * bytes are digital silence (caller audio never has a zero sample), is
+   * silence the bridge made up. Unmasks only those few bytes.
+   */
+  #isFilledSilence(payload: Buffer, mask: number): boolean {
+    const start = APPEND_PREFIX.length;
+    const end = payload.length - 2; // before the closing "}
+    if (end - start !== this.opts.audio.appendAudioChars) return true;
+    const want = this.opts.audio.silenceChar;
+    for (let i = end - 68; i < end - 4; i++) {
+      const k = (mask >>> (24 - 8 * (i & 3))) & 0xff;
+      if ((payload[i]! ^ k) !== want) return false;
+    }
+    return true;
   }
 
   /** One 20 ms step of the AI side of a call. */
@@ -501,6 +526,7 @@ export class LoadGenerator {
     this.#tickLate.reset();
     this.#loop.reset();
     this.#turns = 0;
+    this.#fills = 0;
     this.#bargeIns = 0;
     this.#clears = 0;
     this.#marksEchoed = 0;
@@ -545,6 +571,7 @@ export class LoadGenerator {
         tickLateMaxMs: this.#tickLate.max,
       },
       turns: this.#turns,
+      silenceFills: this.#fills,
       bargeIns: this.#bargeIns,
       clears: this.#clears,
       marksEchoed: this.#marksEchoed,

@@ -2,8 +2,8 @@
 // (`node --import tsx --import ./bench/load/loop-probe.ts src/server.ts`):
 // samples the bridge's event-loop delay with perf_hooks and answers the load
 // generator over the IPC channel it was spawned with. Product code never
-// imports it; the bridge's own telemetry has no event-loop metric wired yet.
-// Costs one 10 ms sampling timer and one IPC message per measurement window.
+// imports it. Also reports live memory after a full GC on request. Costs one
+// 10 ms sampling timer and a few IPC messages per measurement window.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
@@ -28,6 +28,13 @@ if (process.send !== undefined) {
       histogram.reset();
       return;
     }
+    if (message === 'mem:read') {
+      // After a full GC (the bench starts the bridge with --expose-gc), live memory rather than GC timing.
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = process.memoryUsage();
+      process.send?.({ mem: { rssKiB: m.rss / 1024, heapUsedKiB: m.heapUsed / 1024, externalKiB: m.external / 1024 } });
+      return;
+    }
     if (message !== 'loop:read') return;
     const sample: LoopSample = {
       p50Ms: histogram.count > 0 ? delayMs(histogram.percentile(50)) : 0,
@@ -41,4 +48,11 @@ if (process.send !== undefined) {
   });
   // The probe must never keep a draining bridge alive.
   process.channel?.unref();
+}
+
+export interface MemSample {
+  readonly rssKiB: number;
+  readonly heapUsedKiB: number;
+  /** Memory outside the V8 heap held by JS objects (Buffers, typed arrays, WASM memory). */
+  readonly externalKiB: number;
 }

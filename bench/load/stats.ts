@@ -104,3 +104,16 @@ export function procAllowedCpus(pid: number): string {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return /Cpus_allowed_list:\s+(\S+)/.exec(status)?.[1] ?? '?';
 }
+
+/** Busy seconds of each CPU since boot (everything but idle and iowait), from /proc/stat. */
+export function cpuBusySeconds(): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    out[Number(m[1])] = (total - f[3]! - f[4]!) / CLK_TCK;
+  }
+  return out;
+}
