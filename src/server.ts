@@ -4,6 +4,7 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { buildApp } from './app.js';
 import { shutdownTelemetry } from './telemetry/runtime.js';
+import { defaultKernelKind } from './audio/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
+  // A missing WebAssembly build silently costs ~10x per frame: say which kernel runs.
+  app.log.info({ audioMode: config.audioMode, resamplerKernel: defaultKernelKind(), maxCalls: config.limits.maxCalls }, 'bridge ready');
 }
 
 main().catch((err: unknown) => {

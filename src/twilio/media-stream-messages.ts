@@ -51,8 +51,9 @@ export type ParseResult = { ok: true; message: TwilioMessage } | { ok: false; re
 
 const SID = /^[A-Z]{2}[0-9a-fA-F]{32}$/;
 // Standard base64 with padding, as Twilio sends it; checked before decoding
-// because Buffer.from(…, 'base64') silently skips garbage.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// because Buffer.from(…, 'base64') silently skips garbage. A character class
+// plus a length check is linear and about half the cost of a grouped pattern.
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DIGIT = /^[0-9*#A-D]$/;
 
 type Json = Record<string, unknown>;
@@ -120,7 +121,7 @@ function parseMedia(data: Json): ParseResult {
   if (timestamp === undefined || chunk === undefined || typeof track !== 'string') return fail('bad_field', 'media.timestamp/chunk/track');
   const payload = media.payload;
   if (typeof payload !== 'string') return fail('bad_field', 'media.payload');
-  if (!BASE64.test(payload)) return fail('bad_base64', 'media.payload');
+  if (payload.length % 4 !== 0 || !BASE64.test(payload)) return fail('bad_base64', 'media.payload');
   return { ok: true, message: { event: 'media', streamSid, track, timestamp, chunk, payload } };
 }
 
