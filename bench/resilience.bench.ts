@@ -32,8 +32,11 @@ type Outcome = CallResult | CallFailure;
 /** A call that deserves a look: anything the table counts against the bridge. */
 function anomalies(r: CallResult, kind: FaultKind): string[] {
   const out: string[] = [];
+  // The bridge's admission control (event-loop delay, MAX_CALLS) can refuse a call at the webhook on a starved machine.
+  if (r.utterances === 0) out.push(`the caller never spoke: ${r.endReason}`);
   if (!r.faultFired) out.push('fault did not fire');
-  if (!kind.fallbackDue && !r.gotFallback && r.callerLostMs > 0) out.push(`caller audio lost ${Math.round(r.callerLostMs)} ms (sent ${r.callerSentMs}, reached ${Math.round(r.callerReachedMs)})`);
+  if (!kind.fallbackDue && !r.gotFallback && r.callerLostMs > 0) out.push(`caller audio lost ${Math.round(r.callerLostMs)} ms (sent ${r.callerSentMs}, reached ${Math.round(r.callerReachedMs)} incl. ${r.gapFilledMs} gap-filled; reconnected ${r.reopenMs === null ? '-' : Math.round(r.reopenMs)} ms after the fault)`);
+  if (r.callerLostMs < 0) out.push(`accounting: ${Math.round(-r.callerLostMs)} ms more caller audio reached the sessions than was sent (gap-filled ${r.gapFilledMs} ms)`);
   if ((r.bridgeDroppedMs ?? 0) > 0) out.push(`bridge dropped ${r.bridgeDroppedMs} ms`);
   if (r.duplicateResponses > 0) out.push(`${r.duplicateResponses} duplicate response(s): ${r.audioResponses} audio responses for ${r.userTurns} user turns`);
   if (r.unowedResponseCreates > 0) out.push(`${r.unowedResponseCreates} unowed response.create`);
@@ -57,6 +60,9 @@ async function main(): Promise<void> {
   );
   const api = await TwilioApiStandIn.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
   const twilio = new TwilioSide(api);
+  // Warm-up, not counted: one baseline call per slot, so JIT and first-use costs do not land on round 0 of the faulted kinds.
+  const baseline = FAULT_KINDS.find((k) => k.id === 'none')!;
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => runFaultedCall(baseline, -1 - i, twilio)));
   // Round-robin over kinds so every kind sees the same machine noise.
   const jobs: { kind: FaultKind; index: number }[] = [];
   for (let i = 0; i < CALLS; i++) for (const kind of kinds) jobs.push({ kind, index: i });
@@ -81,6 +87,8 @@ async function main(): Promise<void> {
   const rows: KindRow[] = kinds.map((k) => summarise(k, results.get(k.id)!));
   console.log('');
   console.log(consoleTable(rows));
+  console.log(strandedLine(rows));
+  console.log(gapFillLine(rows));
   console.log(`\n${jobs.length} calls in ${wallS} s`);
 
   const perCall = kinds.flatMap((k) => results.get(k.id)!.map((r) => ('error' in r ? r : { ...r, anomalies: anomalies(r, k) })));
@@ -105,6 +113,19 @@ async function main(): Promise<void> {
   console.log('wrote bench/results/resilience.json and bench/results/resilience.md');
 }
 
+function gapFillLine(rows: readonly KindRow[]): string {
+  const calls = rows.reduce((n, r) => n + r.gapFilledCalls, 0);
+  const ms = rows.reduce((n, r) => n + r.gapFilledTotalMs, 0);
+  return `Silence the bridge inserted on its own (no media for 200 ms; here only event-loop stalls, the simulator never skips a frame): ${calls} calls, ${ms} ms in all${calls ? ` (${rows.filter((r) => r.gapFilledCalls > 0).map((r) => `${r.kind} ${r.gapFilledCalls}`).join(', ')})` : ''}.`;
+}
+
+function strandedLine(rows: readonly KindRow[]): string {
+  const parts = rows
+    .filter((r) => r.strandedSpeechMs !== null && r.strandedSpeechMs.max > 0)
+    .map((r) => `${r.kind} ${Math.round(r.strandedSpeechMs!.p50)} / ${Math.round(r.strandedSpeechMs!.p95)} / ${Math.round(r.strandedSpeechMs!.max)}`);
+  return `Caller speech stranded in the faulted session's uncommitted input (ms, p50 / p95 / max): ${parts.length ? parts.join('; ') : 'none'}.`;
+}
+
 function markdown(
   rows: readonly KindRow[],
   started: Date,
@@ -120,7 +141,7 @@ function markdown(
     '',
     `Reproduce: \`npm ci && npm run bench:resilience\` (flags: \`-- --calls=10 --concurrency=4 --kinds=drop-speech,…\`). Loopback only, no accounts: every call gets its own local realtime peer and bridge in one process; the Twilio REST stand-in receives the fallback hand-off and hangs the simulated call up, as Twilio ends the stream.`,
     '',
-    `Run ${started.toISOString()}, node ${machine.node}, ${machine.cpu} × ${machine.cores} cores, audio kernel ${machine.audioKernel}; ${calls} calls (${CALLS} per kind, ${CONCURRENCY} at a time, kinds interleaved) in ${wallS} s. The machine is shared and noisy: figures are as measured in this one run.`,
+    `Run ${started.toISOString()}, node ${machine.node}, ${machine.cpu} × ${machine.cores} cores, audio kernel ${machine.audioKernel}; ${calls} calls (${CALLS} per kind, ${CONCURRENCY} at a time, kinds interleaved) in ${wallS} s, after ${CONCURRENCY} uncounted warm-up calls. The machine is shared and noisy: figures are as measured in this one run.`,
     '',
     markdownTable(rows),
     '',
@@ -130,7 +151,8 @@ function markdown(
     '',
     '- **recovery**: from the fault (peer clock, just before the peer cut or closed the socket; for the refusal and token rows, the drop that starts the outage) to the first `input_audio_buffer.append` received by a session opened after it (peer clock). Nearest-rank percentiles over the calls where the fault fired; with 10 calls p95 is the largest.',
     `- **≤ 300 ms p95**: the issue's target, only for kinds whose upstream accepts the very next connect.`,
-    '- **caller audio lost**: per call, caller audio the simulator sent (frames × 20 ms) minus the audio that reached any session of the call (decoded append bytes ÷ 48, PCM16 24 kHz); calls handed to the fallback are left out. In brackets: calls that lost any. Frames the bridge had written into a socket at the moment it was cut are lost with it and counted here, though the bridge cannot see them.',
+    '- **caller audio lost**: per call, caller audio the simulator sent (frames × 20 ms) minus the caller audio that reached any session of the call (decoded append bytes ÷ 48, PCM16 24 kHz, less the silence the bridge inserted itself, `CallSummary.gapFilledMs`); calls handed to the fallback are left out. In brackets: calls that lost any. Frames the bridge had written into a socket at the moment it was cut are lost with it and counted here, though the bridge cannot see them.',
+    '- **speech stranded** (not in the table; JSON `rows[].strandedSpeechMs`, and below): caller speech the faulted session had received after its last `speech_started` with no commit since. It reached a session, so it is not counted as lost, but the new session never hears it: the new session answers from the rest of the utterance.',
     "- **bridge-dropped ms**: the bridge's own `callerAudioDroppedMs` (caller audio it threw away while waiting for a session), summed.",
     '- **duplicate responses**: responses that sent audio beyond one per user turn (`input_audio_buffer.committed` over all of the call\'s sessions), summed.',
     '- **unowed response.create**: `response.create` a new session received during the replay (before its first audio) when the replayed conversation did not end with an unanswered tool result. "owed missing": a tool result was owed an answer and none was asked for.',
@@ -138,6 +160,10 @@ function markdown(
     '- **fallback missed / spurious**: calls that should have been handed to the fallback TwiML and were not / calls handed off when no fallback was due.',
     '- **drop → fallback**: fault to the fallback TwiML arriving at the Twilio REST stand-in.',
     '- **violations**: Media Streams protocol violations the simulator saw from the bridge. **turns answered**: caller utterances that got an answer the caller heard.',
+    '',
+    strandedLine(rows),
+    '',
+    gapFillLine(rows),
     '',
     '## Fault kinds',
     '',

@@ -50,16 +50,21 @@ export interface FaultKind {
   readonly arm?: (peer: RealtimePeer, fired: (f: InjectedFault) => void) => void;
 }
 
-/** At the caller's first speech_started on the first session, run `inject`. */
-function atSpeech(inject: (peer: RealtimePeer, s: PeerSession) => void) {
+/** At the caller's first speech_started on the first session (or `delayMs` later), run `inject`. */
+function atSpeech(inject: (peer: RealtimePeer, s: PeerSession) => void, delayMs = 0) {
   return (peer: RealtimePeer, fired: (f: InjectedFault) => void): void => {
     let done = false;
-    peer.on('speechStarted', (s) => {
-      if (done || s.index !== 0) return;
-      done = true;
+    const fire = (s: PeerSession): void => {
+      if (s.closed !== null) return;
       const injectedAt = performance.now();
       inject(peer, s);
       fired({ session: s, injectedAt });
+    };
+    peer.on('speechStarted', (s) => {
+      if (done || s.index !== 0) return;
+      done = true;
+      if (delayMs === 0) fire(s);
+      else setTimeout(() => fire(s), delayMs);
     });
   };
 }
@@ -101,6 +106,17 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     owesResponse: false,
     note: 'TCP cut right after speech_started',
     arm: atSpeech(drop),
+  },
+  {
+    id: 'drop-mid-speech',
+    label: 'drop 1006 1.5 s into caller speech',
+    env: {},
+    script: ONE_TURN,
+    fallbackDue: false,
+    acceptsAtOnce: true,
+    owesResponse: false,
+    note: 'TCP cut 1.5 s after speech_started, mid-utterance',
+    arm: atSpeech(drop, 1500),
   },
   {
     id: 'drop-response',

@@ -48,10 +48,18 @@ export interface CallResult {
   readonly callerSentMs: number;
   /** Caller audio that reached any session of the call (decoded append bytes ÷ 48). */
   readonly callerReachedMs: number;
-  /** callerSentMs − callerReachedMs. */
+  /** Silence the bridge inserted on its own (CallSummary.gapFilledMs: no media for 200 ms, e.g. an event-loop stall): part of callerReachedMs but never sent by the caller. */
+  readonly gapFilledMs: number;
+  /** callerSentMs − (callerReachedMs − gapFilledMs): caller audio that reached no session. */
   readonly callerLostMs: number;
   /** The bridge's own count of caller audio it dropped while waiting for a session. */
   readonly bridgeDroppedMs: number | null;
+  /**
+   * Caller speech the faulted session had received after its last speech_started
+   * with no commit since (its input buffer at the fault): it reached a session,
+   * so it is not "lost" above, but no later session ever hears it.
+   */
+  readonly strandedSpeechMs: number | null;
   /** User turns: input_audio_buffer.committed sent by the peer, over all sessions. */
   readonly userTurns: number;
   readonly audioResponses: number;
@@ -119,6 +127,16 @@ function replayCreates(s: PeerSession): { owed: number; unowed: number; lastRepl
   return { owed, unowed, lastReplayedIsToolOutput: lastItemType === 'function_call_output' };
 }
 
+/** Audio (ms of the session's input timeline) after the last speech_started that no commit followed. */
+function strandedSpeech(s: PeerSession): number {
+  let startMs: number | undefined;
+  for (const e of s.sent) {
+    if (e.type === 'input_audio_buffer.speech_started') startMs = Number(e.event['audio_start_ms']);
+    if (e.type === 'input_audio_buffer.committed') startMs = undefined;
+  }
+  return startMs === undefined || !Number.isFinite(startMs) ? 0 : Math.max(0, appendsMs(s) - startMs);
+}
+
 export function measureCall(i: CallInputs): CallResult {
   const { kind, report, summary, sessions, fault } = i;
   const faultAt = fault?.injectedAt ?? null;
@@ -157,8 +175,10 @@ export function measureCall(i: CallInputs): CallResult {
     sessions: sessions.length,
     callerSentMs,
     callerReachedMs,
-    callerLostMs: callerSentMs - callerReachedMs,
+    gapFilledMs: summary?.gapFilledMs ?? 0,
+    callerLostMs: callerSentMs - (callerReachedMs - (summary?.gapFilledMs ?? 0)),
     bridgeDroppedMs: summary?.callerAudioDroppedMs ?? null,
+    strandedSpeechMs: fault?.session === undefined ? null : strandedSpeech(fault.session),
     userTurns,
     audioResponses,
     duplicateResponses: Math.max(0, audioResponses - userTurns),

@@ -41,6 +41,11 @@ export interface KindRow {
   readonly callerLostTotalMs: number;
   readonly callsLosingAudio: number;
   readonly bridgeDroppedMs: number;
+  /** Calls in which the bridge inserted silence on its own, and how much in all. */
+  readonly gapFilledCalls: number;
+  readonly gapFilledTotalMs: number;
+  /** Caller speech left in the faulted session's uncommitted input buffer. */
+  readonly strandedSpeechMs: Spread | null;
   readonly duplicateResponses: number;
   readonly unowedResponseCreates: number;
   readonly owedResponseMissing: number;
@@ -78,6 +83,9 @@ export function summarise(kind: FaultKind, results: readonly (CallResult | CallF
     callerLostTotalMs: sum(lost),
     callsLosingAudio: lost.filter((ms) => ms > 0).length,
     bridgeDroppedMs: sum(ok.map((r) => r.bridgeDroppedMs ?? 0)),
+    gapFilledCalls: ok.filter((r) => r.gapFilledMs > 0).length,
+    gapFilledTotalMs: sum(ok.map((r) => r.gapFilledMs)),
+    strandedSpeechMs: spread(fired.flatMap((r) => (r.strandedSpeechMs === null ? [] : [r.strandedSpeechMs]))),
     duplicateResponses: sum(ok.map((r) => r.duplicateResponses)),
     unowedResponseCreates: sum(ok.map((r) => r.unowedResponseCreates)),
     owedResponseMissing: ok.filter((r) => r.owedResponseMissing).length,
