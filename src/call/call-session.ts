@@ -80,6 +80,8 @@ export interface CallSummary {
   readonly rollovers: number;
   readonly outageMs: number;
   readonly callerAudioDroppedMs: number;
+  /** Uncommitted caller audio sent again to a replacement session. */
+  readonly callerAudioResentMs: number;
   readonly comfortFrames: number;
 }
 
@@ -129,6 +131,7 @@ export class CallSession {
   #handoffTimer: NodeJS.Timeout | undefined;
   readonly #housekeeping: NodeJS.Timeout;
   #stalledSince: number | undefined;
+  #lastTidyAt = 0;
   readonly #comfort: ComfortAudio | undefined;
   #comfortFrames = 0;
   readonly #rate: MessageRateLimit;
@@ -150,6 +153,7 @@ export class CallSession {
     this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#startedAt = this.#now();
     this.#lastMediaAt = this.#startedAt;
+    this.#lastTidyAt = this.#startedAt;
     this.#rate = new MessageRateLimit(options.limits.maxMessagesPerSecond, options.limits.maxMessagesPerSecond * 2, this.#startedAt);
     this.#log = options.log.child({ callSid: ticket.callSid });
     const { resilience } = options;
@@ -248,6 +252,9 @@ export class CallSession {
     this.#assistant?.stop();
     this.#link.close();
     if (twilioCloseCode !== undefined) this.twilio.close(twilioCloseCode, reason.slice(0, 120));
+    // An outage that ended in the fallback, and the caller audio still waiting for a session, count too.
+    if (this.#outageSince !== undefined && this.#streamSid !== undefined) this.#outageTotalMs += this.#now() - this.#outageSince;
+    const undelivered = this.#caller.waitingMs;
     const summary: CallSummary = {
       callSid: this.ticket.callSid,
       streamSid: this.#streamSid,
@@ -263,7 +270,8 @@ export class CallSession {
       reconnects: this.#reconnects,
       rollovers: this.#rollovers,
       outageMs: this.#outageTotalMs,
-      callerAudioDroppedMs: this.#caller.stats.droppedWhileWaitingMs,
+      callerAudioDroppedMs: this.#caller.stats.droppedWhileWaitingMs + (outcome === 'fallback' ? undelivered : 0),
+      callerAudioResentMs: this.#caller.stats.resentMs,
       comfortFrames: this.#comfortFrames,
     };
     const level = outcome === 'completed' || outcome === 'twilio_closed' || outcome === 'hung_up_by_agent' ? 'info' : 'warn';
@@ -360,6 +368,9 @@ export class CallSession {
     } else if (kind === 'rollover') {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
+    // After a drop the new session has none of the utterance in progress: give it that first.
+    if (kind === 'reconnect') this.#caller.resendUncommitted();
+    else this.#caller.committed();
     this.#caller.flush();
   }
 
@@ -415,8 +426,11 @@ export class CallSession {
       return this.end('idle_timeout', `no media from Twilio for ${Math.round(mediaIdleTimeoutMs / 1000)} s`, CLOSE_NORMAL);
     }
     // With no media at all, the caller's line is silent: the AI must hear that silence to end the turn.
+    // Not right after an event-loop stall, though: then frames are merely queued unread, not missing.
+    const tickLate = now - this.#lastTidyAt > HOUSEKEEPING_MS * 2;
+    this.#lastTidyAt = now;
     const quietMs = now - this.#lastMediaAt;
-    if (quietMs > SILENCE_FILL_AFTER_MS) this.#caller.fillSilenceTo(this.#caller.lastFrameEndMs + quietMs - SILENCE_FILL_MARGIN_MS);
+    if (quietMs > SILENCE_FILL_AFTER_MS && !tickLate) this.#caller.fillSilenceTo(this.#caller.lastFrameEndMs + quietMs - SILENCE_FILL_MARGIN_MS);
     if (this.twilio.bufferedAmount > twilioMaxBacklogBytes) {
       return this.end('overloaded', `Twilio socket not draining (${this.twilio.bufferedAmount} bytes queued)`, CLOSE_INTERNAL);
     }
@@ -459,8 +473,12 @@ export class CallSession {
         this.#sessionItems.add(event.itemId);
         this.#assistant.pushDelta(event.itemId, event.delta);
         return;
+      case 'input_audio_buffer.committed':
+        this.#caller.committed();
+        return;
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
+        this.#caller.speechStarted();
         this.#conversation.userSpeech(event.itemId);
         return this.#bargeIn();
       case 'input_audio_buffer.speech_stopped':

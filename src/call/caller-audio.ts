@@ -14,7 +14,12 @@ const FRAME_BYTES = 160;
 const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
 const SILENT_FRAME_BASE64 = Buffer.from(SILENT_FRAME).toString('base64');
 
+/** Outside speech, this much recent audio is kept for a replay: the VAD's prefix padding. */
+const UNCOMMITTED_PADDING_MS = 1000;
+
 export interface CallerAudioStats {
+  /** Uncommitted audio sent again to a session that replaced a dropped one. */
+  resentMs: number;
   framesIn: number;
   staleFrames: number;
   gapFilledMs: number;
@@ -25,13 +30,18 @@ export interface CallerAudioStats {
 export type UpstreamSink = (event: string) => boolean;
 
 export class CallerAudioPath {
-  readonly stats: CallerAudioStats = { framesIn: 0, staleFrames: 0, gapFilledMs: 0, droppedWhileWaitingMs: 0 };
+  readonly stats: CallerAudioStats = { resentMs: 0, framesIn: 0, staleFrames: 0, gapFilledMs: 0, droppedWhileWaitingMs: 0 };
   readonly #timeline = new InboundTimeline();
   readonly #transcoder: InboundTranscoder | undefined;
   // Reused for every decode: Buffer.write decodes base64 in place without allocating.
   #decodeBuffer = Buffer.alloc(4096);
   readonly #waiting: { event: string; ms: number }[] = [];
   #waitingMs = 0;
+  // Audio the current session has received since its last commit. A new session never had it, so after a
+  // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
+  readonly #uncommitted: { event: string; ms: number }[] = [];
+  #uncommittedMs = 0;
+  #callerSpeaking = false;
 
   constructor(
     private readonly mode: AudioMode,
@@ -75,6 +85,32 @@ export class CallerAudioPath {
     if (ms > 0) this.#fillSilence(ms);
   }
 
+  /** The caller began an utterance: keep all of it until it is committed. */
+  speechStarted(): void {
+    this.#callerSpeaking = true;
+  }
+
+  /** The session committed the input so far: it is the AI's now. */
+  committed(): void {
+    this.#callerSpeaking = false;
+    this.#uncommitted.length = 0;
+    this.#uncommittedMs = 0;
+  }
+
+  /**
+   * A new session replaced a dropped one: send it the uncommitted audio the
+   * old one had, then what waited during the outage. Call before `flush`.
+   */
+  resendUncommitted(): void {
+    if (this.#uncommitted.length === 0) return;
+    const replay = this.#uncommitted.splice(0);
+    this.#uncommittedMs = 0;
+    // Ahead of anything that waited: it is older.
+    this.#waiting.unshift(...replay);
+    for (const r of replay) this.#waitingMs += r.ms;
+    this.stats.resentMs += replay.reduce((ms, r) => ms + r.ms, 0);
+  }
+
   /** The upstream opened (or reopened): send what waited, in order. */
   flush(): void {
     while (this.#waiting.length > 0) {
@@ -82,6 +118,7 @@ export class CallerAudioPath {
       if (!this.send(next.event)) return;
       this.#waiting.shift();
       this.#waitingMs -= next.ms;
+      this.#retain(next);
     }
   }
 
@@ -113,8 +150,19 @@ export class CallerAudioPath {
     this.#emit(appendAudio(base64), mulaw.length / 8);
   }
 
+  /** Keeps a sent append for a possible replay: a whole utterance while the caller speaks, else the last second. */
+  #retain(sent: { event: string; ms: number }): void {
+    this.#uncommitted.push(sent);
+    this.#uncommittedMs += sent.ms;
+    const keepMs = this.#callerSpeaking ? this.maxWaitingMs : UNCOMMITTED_PADDING_MS;
+    while (this.#uncommittedMs > keepMs && this.#uncommitted.length > 1) this.#uncommittedMs -= this.#uncommitted.shift()!.ms;
+  }
+
   #emit(event: string, ms: number): void {
-    if (this.#waiting.length === 0 && this.send(event)) return;
+    if (this.#waiting.length === 0 && this.send(event)) {
+      this.#retain({ event, ms });
+      return;
+    }
     this.#waiting.push({ event, ms });
     this.#waitingMs += ms;
     while (this.#waitingMs > this.maxWaitingMs && this.#waiting.length > 0) {

@@ -13,6 +13,7 @@ export type ServerEvent =
   | { readonly type: 'error'; readonly code: string; readonly message: string; readonly errorType: string }
   | { readonly type: 'input_audio_buffer.speech_started'; readonly itemId: string; readonly audioStartMs: number }
   | { readonly type: 'input_audio_buffer.speech_stopped'; readonly itemId: string; readonly audioEndMs: number }
+  | { readonly type: 'input_audio_buffer.committed'; readonly itemId: string }
   | { readonly type: 'response.created'; readonly responseId: string }
   | {
       readonly type: 'response.output_audio.delta';
@@ -87,6 +88,8 @@ export function parseServerEvent(text: string): ServerEventParse {
     }
     case 'input_audio_buffer.speech_started':
       return ok({ type, itemId: str(data, 'item_id') ?? '', audioStartMs: num(data, 'audio_start_ms') ?? 0 });
+    case 'input_audio_buffer.committed':
+      return ok({ type, itemId: str(data, 'item_id') ?? '' });
     case 'input_audio_buffer.speech_stopped':
       return ok({ type, itemId: str(data, 'item_id') ?? '', audioEndMs: num(data, 'audio_end_ms') ?? 0 });
     case 'response.created': {
