@@ -61,6 +61,8 @@ export class RealtimeConnection {
         handshakeTimeout: opts.timeoutMs,
         maxPayload: opts.maxPayload ?? 16 * 1024 * 1024,
         perMessageDeflate: false,
+        // Every message is JSON-parsed at once: a separate UTF-8 pass over each audio delta is wasted work.
+        skipUTF8Validation: true,
       });
       let settled = false;
       const fail = (failure: ConnectFailure): void => {
