@@ -27,7 +27,7 @@ type Mode = 'pcm24k' | 'pcmu';
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const QUICK = argv.includes('--quick');
-const LEVELS = (flag('levels') ?? (QUICK ? '0,10,40' : '0,50,100,200,300,400,500,600,800,1000')).split(',').map(Number);
+const LEVELS = (flag('levels') ?? (QUICK ? '0,10,40' : '0,50,100,150,200,250,300,350,400,500,600,800')).split(',').map(Number);
 const WINDOW_S = Number(flag('window') ?? (QUICK ? 4 : 10));
 const SETTLE_S = Number(flag('settle') ?? (QUICK ? 1.5 : 3));
 const MODES = (flag('modes') ?? 'pcmu,pcm24k').split(',') as Mode[];
@@ -312,6 +312,15 @@ async function main(): Promise<void> {
   const pinnedCpu = pinSelf('0');
   if (pinnedCpu === undefined) console.log('taskset unavailable: running unpinned (numbers will mix generator and bridge cost)');
   const load0 = loadavg();
+  // The bridge runs from the working tree: say which commit, and whether src/ had uncommitted edits.
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { encoding: 'utf8' }).trim();
+    } catch {
+      return '?';
+    }
+  };
+  const source = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src']) === '' ? '' : ' + uncommitted src/ edits'}`;
   const startedAt = new Date();
   console.log(
     `bench:load ${QUICK ? '(quick) ' : ''}levels ${LEVELS.join(',')}; ${SETTLE_S} s settle + ${WINDOW_S} s window per level; modes ${MODES.join(', ')}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
@@ -323,7 +332,7 @@ async function main(): Promise<void> {
   const md = [
     '# Load bench (`npm run bench:load`)',
     '',
-    `Run ${startedAt.toISOString()}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; bridge pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0. ` +
+    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; bridge pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0. ` +
       `Levels ${LEVELS.join(', ')} calls; ${SETTLE_S} s settle + ${WINDOW_S} s measured window per level. Load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end (other work on the machine shares these cores).`,
     '',
     table(rows),
@@ -351,6 +360,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const json = {
     run: startedAt.toISOString(),
+    source,
     node: process.version,
     cpu: cpus()[0]?.model,
     cores: cpus().length,

@@ -353,7 +353,9 @@ export class LoadGenerator {
       ws.send(`{"type":"response.output_audio_transcript.done","event_id":"evt_y","response_id":"${call.responseId}","item_id":"${call.itemId}","output_index":0,"content_index":0,"transcript":"words"}`);
       this.#endResponse(call, 'completed');
     } else if (barge && p === BARGE_STOP) {
+      // server_vad commits every utterance it detected, the interrupting one too.
       ws.send(`{"type":"input_audio_buffer.speech_stopped","event_id":"evt_t","audio_end_ms":${call.frame * FRAME_MS},"item_id":"item_b${id}"}`);
+      ws.send(`{"type":"input_audio_buffer.committed","event_id":"evt_c","previous_item_id":null,"item_id":"item_b${id}"}`);
     }
     void now;
   }
