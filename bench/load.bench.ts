@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { loadAudio } from './load/audio-frames.js';
 import { BridgeProcess } from './load/bridge-process.js';
 import { LoadGenerator, type WindowStats } from './load/generator.js';
+import type { LoopSample } from './load/loop-probe.js';
 import { cpuBusySeconds, linearFit, procAllowedCpus, type LinearFit } from './load/stats.js';
 
 type Mode = 'pcm24k' | 'pcmu';
@@ -55,7 +56,16 @@ const PUBLIC_URL = 'https://voice.load-bench.test';
 interface Row {
   readonly mode: Mode;
   readonly n: number;
-  readonly bridge: { cpuPct: number; rssKiB: number; liveKiB: number; loopP50Ms: number; loopP99Ms: number; loopMaxMs: number; warnLines: number };
+  readonly bridge: {
+    cpuPct: number;
+    rssKiB: number;
+    liveKiB: number;
+    loopP50Ms: number;
+    loopP99Ms: number;
+    loopMaxMs: number;
+    gc: LoopSample['gc'];
+    warnLines: number;
+  };
   readonly window: WindowStats;
   readonly rampSeconds: number;
   /** CPU time other processes took on the generator's core (0) and the bridge's core (1) during the window, % of a core. */
@@ -148,7 +158,7 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
       const row: Row = {
         mode,
         n,
-        bridge: { cpuPct, rssKiB, liveKiB: mem.heapUsedKiB + mem.externalKiB, loopP50Ms: loop.p50Ms, loopP99Ms: loop.p99Ms, loopMaxMs: loop.maxMs, warnLines: bridge.warnLines - warn0 },
+        bridge: { cpuPct, rssKiB, liveKiB: mem.heapUsedKiB + mem.externalKiB, loopP50Ms: loop.p50Ms, loopP99Ms: loop.p99Ms, loopMaxMs: loop.maxMs, gc: loop.gc, warnLines: bridge.warnLines - warn0 },
         window,
         rampSeconds,
         othersPct,
@@ -218,7 +228,8 @@ const HEADER = [
   'CPU/call %',
   'RSS MiB',
   'live heap+ext MiB',
-  'loop p99 ms',
+  'loop p99 / max ms',
+  'GC pauses: n, total / max ms',
   'in p50/p99/max ms',
   'out p50/p99/max ms',
   'late in/out',
@@ -242,7 +253,8 @@ function cells(r: Row, idle: Row | undefined): string[] {
     r.n > 0 ? f3(perCall) : '–',
     f1(r.bridge.rssKiB / 1024),
     f1(r.bridge.liveKiB / 1024),
-    f2(r.bridge.loopP99Ms),
+    `${f2(r.bridge.loopP99Ms)} / ${f1(r.bridge.loopMaxMs)}`,
+    `${r.bridge.gc.count}, ${f1(r.bridge.gc.totalMs)} / ${f1(r.bridge.gc.maxMs)}`,
     `${f2(w.inbound.p50Ms)} / ${f2(w.inbound.p99Ms)} / ${f1(w.inbound.maxMs)}`,
     `${f2(w.outbound.p50Ms)} / ${f2(w.outbound.p99Ms)} / ${f1(w.outbound.maxMs)}`,
     `${w.inbound.late} / ${w.outbound.late}`,
@@ -260,7 +272,7 @@ function cells(r: Row, idle: Row | undefined): string[] {
 function formatRow(r: Row): string {
   const w = r.window;
   return (
-    `  N=${String(r.n).padStart(4)}  bridge ${f1(r.bridge.cpuPct).padStart(5)} % core, RSS ${f1(r.bridge.rssKiB / 1024)} MiB, loop p99 ${f2(r.bridge.loopP99Ms)} ms | ` +
+    `  N=${String(r.n).padStart(4)}  bridge ${f1(r.bridge.cpuPct).padStart(5)} % core, RSS ${f1(r.bridge.rssKiB / 1024)} MiB, loop p99 ${f2(r.bridge.loopP99Ms)} max ${f1(r.bridge.loopMaxMs)} ms, GC ${r.bridge.gc.count}× ${f1(r.bridge.gc.totalMs)} ms max ${f1(r.bridge.gc.maxMs)} | ` +
     `in ${f2(w.inbound.p50Ms)}/${f2(w.inbound.p99Ms)}/${f1(w.inbound.maxMs)} ms (${w.inbound.frames} fr) | out ${f2(w.outbound.p50Ms)}/${f2(w.outbound.p99Ms)}/${f1(w.outbound.maxMs)} ms (${w.outbound.frames} fr) | ` +
     `late ${w.inbound.late}/${w.outbound.late} dropped ${w.inbound.dropped}/${w.outbound.dropped} fills ${w.silenceFills} | gen ${f1(w.generator.cpuPct)} % loop p99 ${f2(w.generator.loopP99Ms)} tick p99 ${f2(w.generator.tickLateP99Ms)} ms | others ${Math.round(r.othersPct[0])}/${Math.round(r.othersPct[1])} %` +
     (r.limit ? `  [${r.limit}]` : '')
@@ -349,7 +361,7 @@ async function main(): Promise<void> {
     '',
     '- **bridge CPU % core**: utime+stime of the bridge process (all threads, /proc/<pid>/stat) over the window ÷ wall time; 100 % = the one core it is pinned to. **CPU/call**: (CPU at N − CPU at N=0) ÷ N.',
     '- **RSS**: VmRSS of the bridge at the end of the window (/proc/<pid>/status). **live heap+ext**: V8 heapUsed + external (Buffers, typed arrays, WASM memory) right after a full GC in the bridge (the bench starts it with --expose-gc; the probe collects only at that moment). Calls are added, never removed, during a mode; the target is judged on the RSS slope.',
-    '- **loop p99**: the bridge\'s event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) over the window, from a bench-only preload (bench/load/loop-probe.ts).',
+    '- **loop p99 / max**: the bridge\'s event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution, the sampling interval subtracted) over the window, from a bench-only preload (bench/load/loop-probe.ts). **GC pauses**: the bridge\'s garbage-collection pauses over the window (PerformanceObserver \'gc\'): count, total and longest.',
     '- **in**: added latency per caller frame, from the generator writing a Twilio `media` frame to the generator reading the matching `input_audio_buffer.append` (the k-th append of a call is the k-th frame: the bridge forwards each 20 ms frame as one append, in order). **out**: from the peer writing a 20 ms `response.output_audio.delta` to Twilio\'s side having received all of that delta\'s audio in `media` frames (matched by byte count). Replies stream in real time (one 20 ms delta per 20 ms), so the bridge\'s pacer (≤ 200 ms lead) never holds a frame back: the figure is processing + loopback + both event loops, never pacing. Both include the generator\'s own loop delay (shown in the gen columns).',
     '- **others on core 0 / 1**: CPU time that other processes (and the kernel) took on the generator\'s core and on the bridge\'s core during the window (/proc/stat per-CPU busy time minus the generator\'s or the bridge\'s own), % of a core. The machine is shared: where these are high, latency and loop-delay figures measure the neighbours as much as the bridge; CPU per call is counted in the bridge\'s own CPU time and is less affected.',
     '- **silence fills**: appends of silence the bridge inserted on its own because a call\'s media looked quiet for > 200 ms by its clock (the generator recognises them by size and a digitally silent tail; the caller\'s speech rides on a DC offset so it never has a zero sample). With media flowing every 20 ms they mean a stall of the bridge\'s or the generator\'s loop; they are not matched to caller frames.',

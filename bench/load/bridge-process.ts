@@ -152,7 +152,7 @@ export class BridgeProcess {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#loopWaiter = undefined;
-        resolve({ p50Ms: NaN, p99Ms: NaN, maxMs: NaN, meanMs: NaN, count: 0 });
+        resolve({ p50Ms: NaN, p99Ms: NaN, maxMs: NaN, meanMs: NaN, count: 0, gc: { count: 0, totalMs: NaN, maxMs: NaN, majorCount: 0, majorMaxMs: NaN } });
       }, 2000);
       this.#loopWaiter = (s) => {
         clearTimeout(timer);

@@ -5,11 +5,34 @@
 // imports it. Also reports live memory after a full GC on request. Costs one
 // 10 ms sampling timer and a few IPC messages per measurement window.
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 const RESOLUTION_MS = 10;
 const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 histogram.enable();
+
+// GC pauses stop the loop too; they are what a frame's p99 latency mostly waits on.
+const gc = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += e.duration;
+    if (e.duration > gc.maxMs) gc.maxMs = e.duration;
+    const kind = ((e as unknown as { detail?: { kind?: number } }).detail)?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.majorCount++;
+      if (e.duration > gc.majorMaxMs) gc.majorMaxMs = e.duration;
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
+
+function resetGc(): void {
+  gc.count = 0;
+  gc.totalMs = 0;
+  gc.maxMs = 0;
+  gc.majorCount = 0;
+  gc.majorMaxMs = 0;
+}
 
 /** The histogram records the time between its timer's callbacks, which includes the sampling interval itself: an idle loop reads ~10 ms. Delay is what exceeds it. */
 const delayMs = (ns: number): number => Math.max(0, ns / 1e6 - RESOLUTION_MS);
@@ -20,12 +43,15 @@ export interface LoopSample {
   readonly maxMs: number;
   readonly meanMs: number;
   readonly count: number;
+  /** GC pauses over the window: count, total and longest; major (mark-compact) ones apart. */
+  readonly gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMaxMs: number };
 }
 
 if (process.send !== undefined) {
   process.on('message', (message: unknown) => {
     if (message === 'loop:reset') {
       histogram.reset();
+      resetGc();
       return;
     }
     if (message === 'mem:read') {
@@ -42,8 +68,10 @@ if (process.send !== undefined) {
       maxMs: histogram.count > 0 ? delayMs(histogram.max) : 0,
       meanMs: histogram.count > 0 ? delayMs(histogram.mean) : 0,
       count: histogram.count,
+      gc: { ...gc },
     };
     histogram.reset();
+    resetGc();
     process.send?.({ loop: sample });
   });
   // The probe must never keep a draining bridge alive.
