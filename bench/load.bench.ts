@@ -47,6 +47,8 @@ const GEN_LATE_LIMIT_MS = 5;
 const GEN_BUSY_PCT = 50;
 /** A saturated bridge: its numbers at this level say only "too many". */
 const BRIDGE_SATURATED_PCT = 95;
+/** Other processes took this much of either core during the window: the level is reported but left out of fits and verdicts. */
+const NOISY_NEIGHBOURS_PCT = 20;
 
 const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 const AUTH_TOKEN = 'load-bench-auth-token-0123456789';
@@ -71,7 +73,7 @@ interface Row {
   /** CPU time other processes took on the generator's core (0) and the bridge's core (1) during the window, % of a core. */
   readonly othersPct: readonly [number, number];
   /** Why this N may not speak for the bridge: '' when it does. */
-  readonly limit: '' | 'generator' | 'bridge-saturated';
+  readonly limit: '' | 'generator' | 'bridge-saturated' | 'noisy neighbours';
 }
 
 interface ModeResult {
@@ -167,7 +169,13 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
         window,
         rampSeconds,
         othersPct,
-        limit: genLimited ? 'generator' : cpuPct >= BRIDGE_SATURATED_PCT ? 'bridge-saturated' : '',
+        limit: genLimited
+          ? 'generator'
+          : cpuPct >= BRIDGE_SATURATED_PCT
+            ? 'bridge-saturated'
+            : Math.max(...othersPct) >= NOISY_NEIGHBOURS_PCT
+              ? 'noisy neighbours'
+              : '',
       };
       rows.push(row);
       console.log(formatRow(row));
@@ -201,7 +209,7 @@ function isClean(r: Row): boolean {
 }
 
 function summarise(mode: Mode, rows: Row[], stoppedBecause: string): ModeResult {
-  // Fits use the levels that speak for the bridge: not generator-limited, not saturated.
+  // Fits use the levels that speak for the bridge: not generator-limited, not saturated, not crowded by neighbours.
   const fitRows = rows.filter((r) => r.limit === '');
   const xs = fitRows.map((r) => r.n);
   const cpuFit = linearFit(xs, fitRows.map((r) => r.bridge.cpuPct));
@@ -210,6 +218,7 @@ function summarise(mode: Mode, rows: Row[], stoppedBecause: string): ModeResult 
   let largestCleanN = 0;
   let cleanUpToLastLevel = true;
   for (const r of rows) {
+    if (r.limit === 'noisy neighbours') continue; // says nothing either way about the bridge
     if (!isClean(r)) {
       cleanUpToLastLevel = false;
       break;
@@ -355,7 +364,7 @@ async function main(): Promise<void> {
     '',
     table(rows),
     '',
-    'Fits (least squares over the levels not limited by the generator or a saturated bridge):',
+    'Fits (least squares over the levels not limited by the generator, a saturated bridge or noisy neighbours):',
     '',
     ...results.map((r) => `- ${fitLine(r)}`),
     '',
@@ -373,7 +382,7 @@ async function main(): Promise<void> {
     '- **silence fills**: appends of silence the bridge inserted on its own because a call\'s media looked quiet for > 200 ms by its clock (the generator recognises them by size and a digitally silent tail; the caller\'s speech rides on a DC offset so it never has a zero sample). With media flowing every 20 ms they mean a stall of the bridge\'s or the generator\'s loop; they are not matched to caller frames.',
     '- **late**: frames whose added latency exceeded 20 ms (one frame period). **dropped**: frames sent more than 1 s earlier that never came out the other side, new during the window (reply audio the bridge discards on purpose at a barge-in is not counted).',
     `- **turns / barge-ins**: each call runs an 8 s turn cycle: caller speaks 1.5 s, the AI answers 4 s; one turn in ${BARGE_IN_EVERY} is interrupted 1.5 s into the answer (speech_started → the bridge clears Twilio, truncates, cancels). Counted over the window, all calls.`,
-    `- **gen CPU / loop / tick late**: the generator's own CPU (% of its core), event-loop delay p99, and how late its shared clock ran the 2 ms phase steps at p99. **limit** \`generator\` when gen CPU ≥ ${GEN_CPU_LIMIT_PCT} %, or when, with gen CPU ≥ ${GEN_BUSY_PCT} %, its tick lateness p99 exceeds ${GEN_LATE_LIMIT_MS} ms and half the measured p99 latency: from there the generator, not the bridge, bounds what is measured. \`bridge-saturated\`: the bridge used ≥ ${BRIDGE_SATURATED_PCT} % of its core.`,
+    `- **gen CPU / loop / tick late**: the generator's own CPU (% of its core), event-loop delay p99, and how late its shared clock ran the 2 ms phase steps at p99. **limit** \`generator\` when gen CPU ≥ ${GEN_CPU_LIMIT_PCT} %, or when, with gen CPU ≥ ${GEN_BUSY_PCT} %, its tick lateness p99 exceeds ${GEN_LATE_LIMIT_MS} ms and half the measured p99 latency: from there the generator, not the bridge, bounds what is measured. \`bridge-saturated\`: the bridge used ≥ ${BRIDGE_SATURATED_PCT} % of its core. \`noisy neighbours\`: other processes took ≥ ${NOISY_NEIGHBOURS_PCT} % of either core during the window; such levels are shown but left out of the fits and of the clean-N verdict.`,
     '',
   ].join('\n');
   const json = {
