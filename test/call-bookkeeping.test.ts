@@ -100,3 +100,38 @@ test('trailing silence is filled by time; a late real frame inside filled time i
   assert.deepEqual(t.accept(400, 160), { kind: 'stale' }, 'the same frame again is stale');
   assert.deepEqual(t.accept(600, 160), { kind: 'in_order', fillMs: 100 });
 });
+
+test('a mark whose echo never comes is taken as played once far overdue', () => {
+  const ledger = new MarkLedger();
+  ledger.recordSent('a', 40);
+  ledger.placeMark(1000);
+  ledger.recordSent('a', 40);
+  ledger.placeMark(1100);
+  ledger.expireOverdue(5000, 5000);
+  assert.equal(ledger.hasUnplayedAudio, true, 'not yet overdue');
+  ledger.expireOverdue(6050, 5000);
+  assert.equal(ledger.heardMs('a'), 40, 'the overdue mark counts as heard');
+  assert.equal(ledger.hasUnplayedAudio, true, 'the later one is still pending');
+  ledger.expireOverdue(6200, 5000);
+  assert.equal(ledger.hasUnplayedAudio, false);
+});
+
+test('a short upstream backpressure blip delays caller audio but never mutes the caller', async () => {
+  const { CallerAudioPath } = await import('../src/call/caller-audio.js');
+  const delivered: string[] = [];
+  let accepting = true;
+  const path = new CallerAudioPath('pcmu', (event) => (accepting ? (delivered.push(event), true) : false));
+  const frame = (i: number) => Buffer.alloc(160, i).toString('base64');
+  for (let i = 0; i < 5; i++) path.push(i * 20, frame(i));
+  accepting = false;
+  for (let i = 5; i < 10; i++) path.push(i * 20, frame(i));
+  assert.equal(delivered.length, 5);
+  accepting = true;
+  for (let i = 10; i < 15; i++) path.push(i * 20, frame(i));
+  assert.equal(delivered.length, 15, 'everything delivered once the upstream drains');
+  assert.deepEqual(
+    delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]),
+    Array.from({ length: 15 }, (_, i) => i),
+    'in order',
+  );
+});

@@ -4,6 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { WebSocketServer } from 'ws';
 import { readWav } from '../src/audio/wav.js';
 import { SimulatedCall, type CallReport, type CallStep } from '../src/devtools/call-simulator/index.js';
 import { startRealtimePeer, type PeerSession, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
@@ -291,5 +293,58 @@ test('a planned rollover at a turn boundary: make before break, same config, con
     assert.deepEqual(report.violations, []);
   } finally {
     await rollBridge.close();
+  }
+});
+
+test('an upstream that accepts and drops at once meets a growing backoff and the outage budget, not a storm', async () => {
+  // A hostile stand-in: mints tokens, accepts every socket, closes each at once with a retryable 1011.
+  const http = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ value: 'ek_flap', expires_at: Math.floor(Date.now() / 1000) + 60 }));
+  });
+  const wss = new WebSocketServer({ server: http });
+  let accepted = 0;
+  wss.on('connection', (ws) => {
+    accepted++;
+    setTimeout(() => ws.close(1011, 'overloaded'), 5);
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const flapBridge = await startBridge(
+    { OPENAI_BASE_URL: `http://127.0.0.1:${(http.address() as { port: number }).port}`, TWILIO_API_BASE_URL: twilioApi.baseUrl, OUTAGE_BUDGET_MS: '3000' },
+    { onCallEnded: (s) => summaries.push(s) },
+  );
+  try {
+    const { done } = placeCall([{ say: QUESTION }, { silenceMs: 4000 }, { hangup: true }], flapBridge.url);
+    const report = await done;
+    assert.ok(twilioApi.updates.some((u) => u.callSid === report.callSid && u.twiml), 'handed to the fallback within the budget');
+    // 0, 250, 500, 1000 ms … over ~3 s is a handful of attempts, not hundreds.
+    assert.ok(accepted <= 12, `${accepted} sessions opened in the outage`);
+    assert.ok(summaryOf(report).comfortFrames > 20, 'the caller heard comfort audio, not dead air');
+  } finally {
+    await flapBridge.close();
+    wss.close();
+    http.close();
+  }
+});
+
+test('a drop mid-response with a partial last frame still lets comfort audio play', async () => {
+  // 1050 ms of reply, cut after its last delta and before response.done: 52.5 frames reach the bridge.
+  peer.queueReply({ type: 'audio', samples24k: REPLY.slice(0, 25_200) });
+  let hit = false;
+  const cutter = (session: PeerSession, info: { sentMs: number }) => {
+    if (!hit && info.sentMs >= 1050) {
+      hit = true;
+      peer.faults.refuseUpgrades(1000, { status: 503 });
+      peer.faults.drop(session);
+    }
+  };
+  peer.on('responseAudio', cutter);
+  try {
+    const report = await run([{ say: QUESTION }, { silenceMs: 4000 }, { hangup: true }]);
+    assert.ok(hit, 'the fault fired');
+    assert.ok(summaryOf(report).comfortFrames > 20, `comfort frames: ${summaryOf(report).comfortFrames}`);
+  } finally {
+    peer.off('responseAudio', cutter);
+    peer.faults.clear();
   }
 });

@@ -50,7 +50,9 @@ export interface CallResult {
   readonly callerReachedMs: number;
   /** Silence the bridge inserted on its own (CallSummary.gapFilledMs: no media for 200 ms, e.g. an event-loop stall): part of callerReachedMs but never sent by the caller. */
   readonly gapFilledMs: number;
-  /** callerSentMs − (callerReachedMs − gapFilledMs): caller audio that reached no session. */
+  /** Uncommitted caller audio the bridge sent again to a replacement session (CallSummary.callerAudioResentMs): reached two sessions, sent once. */
+  readonly resentMs: number;
+  /** callerSentMs − (callerReachedMs − gapFilledMs − resentMs): caller audio that reached no session. */
   readonly callerLostMs: number;
   /** The bridge's own count of caller audio it dropped while waiting for a session. */
   readonly bridgeDroppedMs: number | null;
@@ -176,9 +178,11 @@ export function measureCall(i: CallInputs): CallResult {
     callerSentMs,
     callerReachedMs,
     gapFilledMs: summary?.gapFilledMs ?? 0,
-    callerLostMs: callerSentMs - (callerReachedMs - (summary?.gapFilledMs ?? 0)),
+    resentMs: summary?.callerAudioResentMs ?? 0,
+    callerLostMs: callerSentMs - (callerReachedMs - (summary?.gapFilledMs ?? 0) - (summary?.callerAudioResentMs ?? 0)),
     bridgeDroppedMs: summary?.callerAudioDroppedMs ?? null,
-    strandedSpeechMs: fault?.session === undefined ? null : strandedSpeech(fault.session),
+    // Speech left uncommitted in the faulted session that the bridge did not give the new session again.
+    strandedSpeechMs: fault?.session === undefined ? null : Math.max(0, strandedSpeech(fault.session) - (summary?.callerAudioResentMs ?? 0)),
     userTurns,
     audioResponses,
     duplicateResponses: Math.max(0, audioResponses - userTurns),

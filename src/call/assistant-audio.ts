@@ -26,6 +26,8 @@ export interface AssistantAudioStats {
 
 /** Queued assistant audio beyond this is dropped oldest first: memory stays bounded when Twilio stalls. */
 const MAX_QUEUED_MS = 60_000;
+/** Far beyond the lead (≤ 200 ms) plus any network delay: an echo this late is not coming. */
+const MARK_OVERDUE_MS = 5000;
 
 export class AssistantAudioPath {
   readonly stats: AssistantAudioStats = { framesOut: 0, maxLeadMs: 0, heldBackTicks: 0, droppedMs: 0 };
@@ -82,6 +84,11 @@ export class AssistantAudioPath {
   /** True while assistant audio is queued here or still playing at Twilio. */
   get isPlaying(): boolean {
     return this.#pacer.queuedMs > 0 || this.ledger.hasUnplayedAudio;
+  }
+
+  /** An echo far overdue (well past the lead) was lost: take that audio as played. */
+  expireOverdueMarks(): void {
+    this.ledger.expireOverdue(this.now(), MARK_OVERDUE_MS);
   }
 
   acknowledgeMark(name: string): boolean {
@@ -150,7 +157,7 @@ export class AssistantAudioPath {
 
   #placeMark(): void {
     this.#framesSinceMark = 0;
-    const name = this.ledger.placeMark();
+    const name = this.ledger.placeMark(this.now());
     if (name !== undefined) this.sendToTwilio(markMessage(this.streamSid, name));
   }
 

@@ -16,7 +16,7 @@ import type { StreamTicketClaims } from '../twilio/stream-ticket.js';
 import type { CallControl } from '../twilio/call-control.js';
 import { cancelResponse, createResponse, functionCallOutput, truncateItem } from '../upstream/client-events.js';
 import type { UpstreamConnector } from '../upstream/connect.js';
-import { RealtimeLink, type ConnectAttempt, type SessionKind } from '../upstream/realtime-link.js';
+import { RealtimeLink, STABLE_SESSION_MS, type ConnectAttempt, type SessionKind } from '../upstream/realtime-link.js';
 import type { ReconnectPolicy } from '../upstream/reconnect-policy.js';
 import type { ServerEvent } from '../upstream/server-events.js';
 import { AssistantAudioPath } from './assistant-audio.js';
@@ -101,10 +101,24 @@ const UPSTREAM_STALL_MS = 3000;
 const SILENCE_FILL_AFTER_MS = 200;
 /** Filled silence stays this far behind the estimated stream clock, so a late real frame rarely overlaps it. */
 const SILENCE_FILL_MARGIN_MS = 80;
+/** After a failed rollover attempt, the old session serves on this long before the next try. */
+const ROLLOVER_RETRY_MS = 30_000;
+/** A rollover that found the call mid-turn is tried again after this. */
+const ROLLOVER_POSTPONE_MS = 2000;
 /** Past this backlog towards Twilio, assistant audio waits in the pacer instead of the socket. */
 const TWILIO_SOFT_BACKLOG_BYTES = 64 * 1024;
 /** After a REST hand-off Twilio closes the stream; if it has not, the bridge does. */
 const HANDOFF_GRACE_MS = 5000;
+
+/** A WebSocket close reason may hold at most 123 bytes; ws throws on more. */
+function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  if (bytes.length <= 123) return reason;
+  // Cut on a character boundary: decoding a cut multi-byte sequence would add a replacement char.
+  let cut = 120;
+  while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--;
+  return bytes.subarray(0, cut).toString();
+}
 
 export class CallSession {
   #state: 'awaiting_start' | 'streaming' | 'handing_off' | 'ended' = 'awaiting_start';
@@ -125,9 +139,17 @@ export class CallSession {
   // Items of the current session: only these can be truncated on it.
   #sessionItems = new Set<string>();
   #outageSince: number | undefined;
+  /** When the latest session came up during an outage still on probation; the initial connect is not an outage. */
+  #recoveredAt: number | undefined;
+  #outageIsInitial = false;
+  #outageSegmentStart = 0;
+  #budgetUsedMs = 0;
   #outageTotalMs = 0;
   #comfortTimer: NodeJS.Timeout | undefined;
   #budgetTimer: NodeJS.Timeout | undefined;
+  // The outage ends only once a new session has stayed up: flapping sessions share one budget.
+  #stableTimer: NodeJS.Timeout | undefined;
+  #nextRolloverAt = 0;
   #handoffTimer: NodeJS.Timeout | undefined;
   readonly #housekeeping: NodeJS.Timeout;
   #stalledSince: number | undefined;
@@ -172,6 +194,8 @@ export class CallSession {
         onFatal: (reason) => this.handOff(`AI service unusable: ${reason}`),
         onAttemptStart: (attempt, kind) => this.#telemetry.connectStarted(attempt, kind),
         onAttempt: (attempt) => {
+          // A failed rollover leaves the old session serving; it is tried again later, not on every tick.
+          if (attempt.kind === 'rollover' && attempt.outcome !== 'ok') this.#nextRolloverAt = this.#now() + ROLLOVER_RETRY_MS;
           if (attempt.outcome !== 'ok') this.#log.warn({ attempt: attempt.attempt, kind: attempt.kind, outcome: attempt.outcome, reason: attempt.reason }, 'AI connect attempt failed');
           options.onConnectAttempt?.(attempt);
         },
@@ -195,7 +219,7 @@ export class CallSession {
     try {
       if (isBinary) return this.end('rejected', 'binary frame on a Media Streams socket', CLOSE_UNSUPPORTED);
       if (!this.#rate.take(this.#now())) return this.end('rejected', 'Twilio message rate exceeded', CLOSE_POLICY);
-      const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as ArrayBuffer).toString();
+      const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
       const parsed = parseTwilioMessage(text);
       if (!parsed.ok) return this.#ignore(`${parsed.reason}: ${parsed.detail}`);
       this.#handle(parsed.message);
@@ -251,9 +275,9 @@ export class CallSession {
     this.#stopOutageTimers();
     this.#assistant?.stop();
     this.#link.close();
-    if (twilioCloseCode !== undefined) this.twilio.close(twilioCloseCode, reason.slice(0, 120));
+    if (twilioCloseCode !== undefined) this.twilio.close(twilioCloseCode, closeReason(reason));
     // An outage that ended in the fallback, and the caller audio still waiting for a session, count too.
-    if (this.#outageSince !== undefined && this.#streamSid !== undefined) this.#outageTotalMs += this.#now() - this.#outageSince;
+    if (this.#outageSince !== undefined && !this.#outageIsInitial) this.#outageTotalMs += (this.#recoveredAt ?? this.#now()) - this.#outageSince;
     const undelivered = this.#caller.waitingMs;
     const summary: CallSummary = {
       callSid: this.ticket.callSid,
@@ -300,7 +324,8 @@ export class CallSession {
         this.#assistant?.acknowledgeMark(message.name);
         return;
       case 'dtmf':
-        this.#log.info({ digit: message.digit }, 'caller pressed a key');
+        // Never the digit itself: callers key in PINs and card numbers.
+        this.#log.info('caller pressed a key');
         return;
       case 'stop':
         if (this.#state === 'awaiting_start' || message.streamSid !== this.#streamSid) return this.#ignore('stop for another stream');
@@ -343,12 +368,23 @@ export class CallSession {
 
   // --- upstream sessions ---------------------------------------------------
 
-  #onSessionReady(kind: SessionKind, send: (event: string) => void): void {
-    if (kind === 'initial') return;
+  #onSessionReady(kind: SessionKind, send: (event: string) => boolean | void): boolean {
+    if (kind === 'initial') return true;
+    // A planned rollover switches only at a turn boundary; if the caller spoke meanwhile, try again later.
+    if (kind === 'rollover' && this.#link.isUp && !this.#atTurnBoundary()) {
+      this.#nextRolloverAt = this.#now() + ROLLOVER_POSTPONE_MS;
+      return false;
+    }
     // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
     for (const event of this.#conversation.replayEvents()) send(event);
-    // A tool result the dropped session never answered would leave the caller waiting in silence.
-    if (this.#conversation.owesResponse) send(createResponse());
+    // A tool result the dropped session never answered would leave the caller waiting in silence
+    // (unless it was end_call: then the goodbye has been said).
+    if (this.#conversation.owesResponse && !this.#hangupRequested) send(createResponse());
+    return true;
+  }
+
+  #atTurnBoundary(): boolean {
+    return this.#activeResponseId === undefined && !this.#callerSpeaking && !(this.#assistant?.isPlaying ?? false);
   }
 
   #onSessionActive(kind: SessionKind): void {
@@ -358,13 +394,16 @@ export class CallSession {
     if (kind === 'reconnect') this.#reconnects++;
     if (kind === 'rollover') this.#rollovers++;
     if (this.#outageSince !== undefined) {
-      const outageMs = this.#now() - this.#outageSince;
-      if (kind !== 'initial') {
-        this.#outageTotalMs += outageMs;
-        this.#log.info({ kind, outageMs, bufferedMs: this.#caller.waitingMs }, 'AI session restored');
-      }
-      this.#outageSince = undefined;
-      this.#stopOutageTimers();
+      const now = this.#now();
+      if (!this.#outageIsInitial) this.#log.info({ kind, outageMs: now - this.#outageSince, bufferedMs: this.#caller.waitingMs }, 'AI session restored');
+      this.#stopComfort();
+      // The budget pauses while a session is up; it ends for good once the session has stayed up.
+      clearTimeout(this.#budgetTimer);
+      this.#budgetTimer = undefined;
+      this.#budgetUsedMs += now - this.#outageSegmentStart;
+      this.#recoveredAt = now;
+      clearTimeout(this.#stableTimer);
+      this.#stableTimer = setTimeout(() => this.#outageOver(), STABLE_SESSION_MS);
     } else if (kind === 'rollover') {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
@@ -385,20 +424,52 @@ export class CallSession {
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
       const itemId = this.#audioItemOf.get(this.#activeResponseId);
-      if (itemId !== undefined) this.#conversation.assistantInterrupted(itemId, Infinity, Infinity);
+      this.#audioItemOf.delete(this.#activeResponseId);
+      if (itemId !== undefined) {
+        this.#conversation.assistantInterrupted(itemId, Infinity, Infinity);
+        // No response.done will come: let its last partial frame play, or the line stays "busy" and silent.
+        this.#assistant?.endItem(itemId);
+      }
       this.#activeResponseId = undefined;
     }
     this.#callerSpeaking = false;
-    if (this.#outageSince !== undefined) return;
-    this.#outageSince = this.#now();
+    clearTimeout(this.#stableTimer);
+    this.#recoveredAt = undefined;
     const { comfortAfterMs, outageBudgetMs } = this.options.resilience;
-    if (this.#comfort !== undefined) {
+    if (this.#comfort !== undefined && this.#comfortTimer === undefined) {
       this.#comfortTimer = setTimeout(() => {
         this.#comfort!.reset();
         this.#comfortTimer = setInterval(() => this.#playComfort(), 20);
       }, comfortAfterMs);
     }
-    this.#budgetTimer = setTimeout(() => this.handOff(`AI unreachable for ${Math.round(outageBudgetMs / 1000)} s`), outageBudgetMs);
+    const now = this.#now();
+    if (this.#outageSince === undefined) {
+      this.#outageSince = now;
+      this.#outageIsInitial = initial;
+      this.#budgetUsedMs = 0;
+    } else if (!initial) {
+      // A drop right after the first connect is a real outage from here on.
+      this.#outageIsInitial = false;
+    }
+    // A session that came up and fell again within moments does not get a fresh budget: it resumes.
+    this.#outageSegmentStart = now;
+    clearTimeout(this.#budgetTimer);
+    const remaining = Math.max(0, outageBudgetMs - this.#budgetUsedMs);
+    this.#budgetTimer = setTimeout(() => this.handOff(`AI unreachable for ${Math.round(outageBudgetMs / 1000)} s`), remaining);
+  }
+
+  /** The session that ended an outage has stayed up: the outage is over and counted. */
+  #outageOver(): void {
+    if (this.#outageSince !== undefined && !this.#outageIsInitial) this.#outageTotalMs += (this.#recoveredAt ?? this.#now()) - this.#outageSince;
+    this.#outageSince = undefined;
+    this.#recoveredAt = undefined;
+    this.#budgetUsedMs = 0;
+  }
+
+  #stopComfort(): void {
+    clearTimeout(this.#comfortTimer);
+    clearInterval(this.#comfortTimer);
+    this.#comfortTimer = undefined;
   }
 
   #playComfort(): void {
@@ -410,10 +481,9 @@ export class CallSession {
   }
 
   #stopOutageTimers(): void {
-    clearTimeout(this.#comfortTimer);
-    clearInterval(this.#comfortTimer);
+    this.#stopComfort();
     clearTimeout(this.#budgetTimer);
-    this.#comfortTimer = undefined;
+    clearTimeout(this.#stableTimer);
     this.#budgetTimer = undefined;
   }
 
@@ -443,13 +513,15 @@ export class CallSession {
     } else {
       this.#stalledSince = undefined;
     }
-    const atTurnBoundary = this.#activeResponseId === undefined && !this.#callerSpeaking && !(this.#assistant?.isPlaying ?? false);
+    this.#assistant?.expireOverdueMarks();
+    if (this.#link.isUp && this.#caller.waitingMs > 0) this.#caller.flush();
+    const atTurnBoundary = this.#atTurnBoundary();
     if (this.#hangupRequested && atTurnBoundary) {
       this.#hangupRequested = false;
       this.#hangUp();
       return;
     }
-    if (atTurnBoundary && this.#link.rolloverDue) {
+    if (atTurnBoundary && this.#link.rolloverDue && now >= this.#nextRolloverAt) {
       this.#telemetry.rolloverStarted();
       this.#link.rollover();
     }

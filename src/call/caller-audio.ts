@@ -159,6 +159,8 @@ export class CallerAudioPath {
   }
 
   #emit(event: string, ms: number): void {
+    // Older audio goes first: after a backpressure blip the queue drains here, not only on a new session.
+    if (this.#waiting.length > 0) this.flush();
     if (this.#waiting.length === 0 && this.send(event)) {
       this.#retain({ event, ms });
       return;

@@ -6,6 +6,8 @@
 
 interface PendingMark {
   readonly name: string;
+  /** When the mark was placed; a mark far overdue is taken as played (its echo was lost). */
+  readonly placedAt: number;
   readonly itemId: string;
   /** Item-relative milliseconds of audio that will have played when this mark returns. */
   readonly endMs: number;
@@ -56,14 +58,14 @@ export class MarkLedger {
    * to be sent to Twilio right after that audio. Undefined if nothing new was
    * sent since the last mark.
    */
-  placeMark(): string | undefined {
+  placeMark(now = 0): string | undefined {
     const itemId = this.#itemId;
     if (itemId === undefined) return undefined;
     const last = this.#pending[this.#pending.length - 1];
     if (last !== undefined && last.itemId === itemId && last.endMs === this.#sentMs) return undefined;
     if (last === undefined && this.#heardMs === this.#sentMs) return undefined;
     const name = `g${this.#generation}.${++this.#sequence}`;
-    this.#pending.push({ name, itemId, endMs: this.#sentMs });
+    this.#pending.push({ name, itemId, endMs: this.#sentMs, placedAt: now });
     return name;
   }
 
@@ -79,6 +81,16 @@ export class MarkLedger {
     this.#pending.splice(0, index + 1);
     if (mark.itemId === this.#itemId) this.#heardMs = Math.max(this.#heardMs, mark.endMs);
     return true;
+  }
+
+  /**
+   * Marks placed more than `overdueMs` ago whose echo never came are taken as
+   * played, so a lost echo cannot leave the call "playing" forever.
+   */
+  expireOverdue(now: number, overdueMs: number): void {
+    let last = -1;
+    for (let i = 0; i < this.#pending.length && now - this.#pending[i]!.placedAt > overdueMs; i++) last = i;
+    if (last >= 0) this.acknowledge(this.#pending[last]!.name);
   }
 
   heardMs(itemId: string): number {

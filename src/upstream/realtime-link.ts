@@ -36,9 +36,10 @@ export interface LinkHandlers {
   onMalformed(detail: string): void;
   /**
    * A new session is open and configured. `send` writes to that session
-   * only; it becomes current when this returns.
+   * only; it becomes current when this returns, unless this returns false
+   * (a rollover that found the call mid-turn), when it is closed unused.
    */
-  onSessionReady(kind: SessionKind, send: (event: string) => void): void;
+  onSessionReady(kind: SessionKind, send: (event: string) => void): boolean | void;
   /** The new session is now current (and any old one closed): buffered caller audio may flow. */
   onSessionActive(kind: SessionKind): void;
   /** The current session dropped; the link is reconnecting. */
@@ -58,12 +59,16 @@ export interface LinkOptions {
   readonly rolloverAfterMs: number;
 }
 
+/** A session that has stayed up this long counts as a success for the backoff schedule. */
+export const STABLE_SESSION_MS = 5000;
+
 export class RealtimeLink {
   #current: RealtimeConnection | undefined;
   #currentOpenedAt = 0;
   #closed = false;
   #connecting = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  #stableTimer: NodeJS.Timeout | undefined;
   #attempts = 0;
   readonly #policy: ReconnectPolicy;
 
@@ -121,6 +126,7 @@ export class RealtimeLink {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#stableTimer);
     this.#current?.close(1000, 'call ended');
     this.#current = undefined;
   }
@@ -167,8 +173,16 @@ export class RealtimeLink {
           }
           ready = true;
           report({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
-          this.#policy.reset();
-          this.handlers.onSessionReady(kind, (event) => void opened.send(event));
+          if (this.handlers.onSessionReady(kind, (event) => void opened.send(event)) === false) {
+            opened.close(1000, 'rollover postponed');
+            return;
+          }
+          // The schedule resets only once a session has stayed up: a server that accepts and drops at once
+          // must meet a growing backoff, not a storm of token mints.
+          clearTimeout(this.#stableTimer);
+          this.#stableTimer = setTimeout(() => {
+            if (connection === this.#current) this.#policy.reset();
+          }, STABLE_SESSION_MS);
           const old = this.#current;
           this.#current = opened;
           this.#currentOpenedAt = this.options.now();
