@@ -20,6 +20,7 @@ import { admitCall } from './admission/admission-control.js';
 import { AuthFailureLimiter } from './admission/auth-failure-limiter.js';
 import { ConnectionGate } from './admission/connection-gate.js';
 import { LoopDelayWindow } from './admission/loop-delay-window.js';
+import { clientKey } from './admission/client-key.js';
 import { BridgeMetrics } from './telemetry/metrics.js';
 import { CallTracer } from './telemetry/tracing.js';
 import { OtelCallTelemetry } from './telemetry/call-telemetry.js';
@@ -120,7 +121,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     maxTrackedIps: 10_000,
   });
   const onAuthFailure = (reason: string, ip: string) => {
-    if (limiter.recordFailure(ip, now())) app.log.warn({ ip, reason, blockMs: config.limits.authBlockMs }, 'blocking an address after repeated authentication failures');
+    if (limiter.recordFailure(clientKey(ip), now())) {
+      app.log.warn({ ip, reason, blockMs: config.limits.authBlockMs }, 'blocking unsigned requests from an address after repeated authentication failures');
+    }
   };
   const refused = (surface: string, reason: string, ip: string) => deps.onRefusal?.(surface, reason, ip);
 
@@ -133,7 +136,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   app.server.headersTimeout = 10_000;
   const gated = new WeakMap<object, string>();
   app.server.on('connection', (socket) => {
-    const ip = socket.remoteAddress ?? 'unknown';
+    const ip = clientKey(socket.remoteAddress ?? 'unknown');
     if (!gate.enter(ip)) {
       refused('connection', 'unauthenticated_socket_cap', ip);
       socket.destroy();
@@ -151,9 +154,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     gate.leave(ip);
   };
 
-  // An address past the auth-failure limit is refused before any work is done for it.
+  // An address past the auth-failure limit has its unsigned requests refused before any work is done.
+  // Signed ones are still checked and served: Twilio's addresses are shared by all its customers, so
+  // blocking them outright would let anyone with a Twilio number take this bridge off the air.
   app.addHook('onRequest', async (request, reply) => {
-    if (limiter.isBlocked(request.ip, now())) {
+    if (request.url === '/healthz' || request.url === '/readyz') return;
+    if (!request.headers['x-twilio-signature'] && limiter.isBlocked(clientKey(request.ip), now())) {
       refused(request.ws ? 'upgrade' : 'http', 'blocked_ip', request.ip);
       return reply.code(429).header('connection', 'close').send();
     }

@@ -8,6 +8,7 @@ import twilio from 'twilio';
 import { AuthFailureLimiter } from '../src/admission/auth-failure-limiter.js';
 import { ConnectionGate } from '../src/admission/connection-gate.js';
 import { admitCall } from '../src/admission/admission-control.js';
+import { clientKey } from '../src/admission/client-key.js';
 import { MessageRateLimit } from '../src/call/message-rate-limit.js';
 import type { UpstreamConnector } from '../src/upstream/connect.js';
 import {
@@ -84,9 +85,13 @@ test('abuse: an address past the auth-failure limit is refused at once; other ad
     const fields = webhookFields(callSid());
     const good = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, fields);
     for (let i = 0; i < 6; i++) assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, 'bad')).status, 403);
-    // Even a correctly signed request from the blocked address is refused now.
-    assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, good)).status, 429);
-    assert.ok(bridge.logs.some((l) => l.msg === 'blocking an address after repeated authentication failures' && l.ip === '127.0.0.7'));
+    // Unsigned requests from the blocked address are refused at once.
+    assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, '')).status, 429);
+    // A correctly signed request from it is still served: Twilio's addresses are shared by all its customers.
+    assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, good)).status, 200);
+    // Health probes are never refused.
+    assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200);
+    assert.ok(bridge.logs.some((l) => l.msg === 'blocking unsigned requests from an address after repeated authentication failures' && l.ip === '127.0.0.7'), 'the block is logged');
     // Another address is unaffected.
     assert.equal((await webhookFrom(bridge.url, '127.0.0.8', fields, good)).status, 200);
   } finally {
@@ -147,6 +152,15 @@ test('a stream over the message-rate cap is closed 1008; a stream with no media 
   } finally {
     await bridge.close();
   }
+});
+
+test('client keys: IPv4 as is, IPv4-mapped unwrapped, IPv6 by /64', () => {
+  assert.equal(clientKey('203.0.113.9'), '203.0.113.9');
+  assert.equal(clientKey('::ffff:203.0.113.9'), '203.0.113.9');
+  assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:db8::5'), '2001:db8:0:0::/64');
+  assert.equal(clientKey('::1'), '0:0:0:0::/64');
 });
 
 test('pure limits: limiter window and cool-down, connection gate, message bucket, admission order', () => {

@@ -38,6 +38,8 @@ const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['AUDIO_MODE', { AUDIO_MODE: 'opus' }, /AUDIO_MODE: expected one of pcm24k, pcmu/],
   ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /LOG_LEVEL: expected one of/],
   ['OPENAI_BASE_URL', { OPENAI_BASE_URL: 'ftp://x' }, /OPENAI_BASE_URL: expected an http or https URL/],
+  ['TRUST_PROXY', { TRUST_PROXY: 'true' }, /TRUST_PROXY: true would let any client choose its address/],
+  ['FALLBACK_TWIML', { FALLBACK_TWIML: '<Dial>+1555</Dial>' }, /FALLBACK_TWIML: expected a TwiML document/],
 ];
 
 for (const [variable, patch, message] of bad) {

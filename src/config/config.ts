@@ -208,11 +208,15 @@ export function loadConfig(env: Env): Config {
   return deepFreeze(config);
 }
 
-/** TRUST_PROXY: false (default: clients connect directly), true, a hop count, or a comma list of proxy addresses/CIDRs. */
+/**
+ * TRUST_PROXY: false (default: clients connect directly), a hop count, or a
+ * comma list of proxy addresses/CIDRs. `true` is refused: it would believe
+ * any X-Forwarded-For a client sends, and so let it pick its address.
+ */
 function trustProxy(env: Env): boolean | number | string[] {
   const raw = read(env, 'TRUST_PROXY');
   if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
+  if (raw === 'true') throw new ConfigError('TRUST_PROXY', 'true would let any client choose its address; give the hop count (e.g. 1) or the proxy addresses/CIDRs');
   if (/^\d{1,2}$/.test(raw)) return Number(raw);
   const list = raw.split(',').map((s) => s.trim());
   if (list.some((s) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) {
