@@ -33,6 +33,15 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // A stray rejection is a bug to log, not a reason to drop every live call.
+  process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled promise rejection'));
+  // After an uncaught exception the process may be inconsistent: stop taking calls, let live ones finish, exit 1.
+  process.once('uncaughtException', (err) => {
+    app.log.fatal({ err }, 'uncaught exception: draining and exiting');
+    drain()
+      .then(() => shutdownTelemetry())
+      .finally(() => process.exit(1));
+  });
   await app.listen({ port: config.port, host: config.host });
   // A missing WebAssembly build silently costs ~10x per frame: say which kernel runs.
   app.log.info({ audioMode: config.audioMode, resamplerKernel: defaultKernelKind(), maxCalls: config.limits.maxCalls }, 'bridge ready');

@@ -138,6 +138,7 @@ export class CallSession {
   readonly #audioItemOf = new Map<string, string>();
   // Items of the current session: only these can be truncated on it.
   #sessionItems = new Set<string>();
+  readonly #handledCalls = new Set<string>();
   #outageSince: number | undefined;
   /** When the latest session came up during an outage still on probation; the initial connect is not an outage. */
   #recoveredAt: number | undefined;
@@ -188,10 +189,10 @@ export class CallSession {
       {
         onEvent: (event) => this.#onUpstreamEvent(event),
         onMalformed: (detail) => this.#log.warn({ detail }, 'ignored a malformed message from the AI server'),
-        onSessionReady: (kind, send) => this.#onSessionReady(kind, send),
-        onSessionActive: (kind) => this.#onSessionActive(kind),
-        onOutage: (reason) => this.#onOutage(reason),
-        onFatal: (reason) => this.handOff(`AI service unusable: ${reason}`),
+        onSessionReady: (kind, send) => this.#guard(() => this.#onSessionReady(kind, send)) ?? false,
+        onSessionActive: (kind) => this.#guard(() => this.#onSessionActive(kind)),
+        onOutage: (reason) => this.#guard(() => this.#onOutage(reason)),
+        onFatal: (reason) => this.#guard(() => this.handOff(`AI service unusable: ${reason}`)),
         onAttemptStart: (attempt, kind) => this.#telemetry.connectStarted(attempt, kind),
         onAttempt: (attempt) => {
           // A failed rollover leaves the old session serving; it is tried again later, not on every tick.
@@ -616,6 +617,10 @@ export class CallSession {
   }
 
   #onToolCall(callId: string, name: string, args: string): void {
+    // The same call can be announced twice (arguments done, then the item done): act once.
+    if (this.#handledCalls.has(callId)) return;
+    if (this.#handledCalls.size > 256) this.#handledCalls.clear();
+    this.#handledCalls.add(callId);
     this.#conversation.functionCall(callId, name, args);
     if (name === 'end_call') {
       const output = { ok: true, note: 'the call ends once the goodbye has played' };
@@ -645,6 +650,21 @@ export class CallSession {
         this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL);
       },
     );
+  }
+
+  /** Runs a callback from the upstream link: a bug there ends this call, never the process. */
+  #guard<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      this.#log.error({ err }, 'call failed in an upstream callback');
+      try {
+        this.end('error', 'internal error', CLOSE_INTERNAL);
+      } catch {
+        // end() failing too must still not reach the process.
+      }
+      return undefined;
+    }
   }
 
   #ignore(why: string): void {

@@ -129,13 +129,26 @@ export function parseServerEvent(text: string): ServerEventParse {
         ? ok({ type, responseId, itemId, transcript })
         : bad(type);
     }
+    case 'response.output_item.done': {
+      // A finished function_call item carries the whole call: a second, independent source for tool calls.
+      const item = isObject(data.item) ? data.item : undefined;
+      if (!item || item.type !== 'function_call') return ok({ type: 'other', name: type });
+      const responseId = str(data, 'response_id') ?? '';
+      const itemId = str(item, 'id') ?? '';
+      const callId = str(item, 'call_id');
+      const name = str(item, 'name');
+      const args = str(item, 'arguments');
+      if (!callId || !name || args === undefined) return bad(type);
+      return ok({ type: 'response.function_call_arguments.done', responseId, itemId, callId, name, arguments: args });
+    }
     case 'response.function_call_arguments.done': {
       const responseId = str(data, 'response_id');
       const itemId = str(data, 'item_id');
       const callId = str(data, 'call_id');
       const name = str(data, 'name');
       const args = str(data, 'arguments');
-      if (!responseId || !itemId || !callId || !name || args === undefined) return bad(type);
+      // Without a name this event cannot be acted on; the item's own done event (above) carries it.
+      if (!responseId || !itemId || !callId || !name || args === undefined) return ok({ type: 'other', name: type });
       return ok({ type, responseId, itemId, callId, name, arguments: args });
     }
     default:
