@@ -115,6 +115,8 @@ test('upstream socket: a realtime server sending mutated events never breaks the
   const wss = new WebSocketServer({ server: http });
   const events = Math.max(Math.floor(CASES / 10), 1500);
   wss.on('connection', (ws) => {
+    // Confirm the configuration like a real server; everything after is hostile.
+    ws.once('message', () => ws.send(JSON.stringify({ type: 'session.updated', session: {} })));
     let sent = 0;
     const timer = setInterval(() => {
       for (let i = 0; i < 50 && sent < events && ws.readyState === ws.OPEN; i++, sent++) {

@@ -348,3 +348,33 @@ test('a drop mid-response with a partial last frame still lets comfort audio pla
     peer.faults.clear();
   }
 });
+
+test('a session configuration the server rejects is fatal: fallback at once, no retries', async () => {
+  // A stand-in that answers every session.update with an error, as the service does for a bad voice or model.
+  const http = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ value: 'ek_cfg', expires_at: Math.floor(Date.now() / 1000) + 60 }));
+  });
+  const wss = new WebSocketServer({ server: http });
+  let sockets = 0;
+  wss.on('connection', (ws) => {
+    sockets++;
+    ws.once('message', () => ws.send(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_value', message: 'voice' } })));
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const cfgBridge = await startBridge(
+    { OPENAI_BASE_URL: `http://127.0.0.1:${(http.address() as { port: number }).port}`, TWILIO_API_BASE_URL: twilioApi.baseUrl },
+    { onCallEnded: (s) => summaries.push(s) },
+  );
+  try {
+    const { done } = placeCall([{ say: QUESTION }, { silenceMs: 2000 }, { hangup: true }], cfgBridge.url);
+    const report = await done;
+    assert.ok(twilioApi.updates.some((u) => u.callSid === report.callSid && u.twiml), 'handed to the fallback');
+    assert.equal(sockets, 1, 'never retried');
+    assert.ok(cfgBridge.logs.some((l) => String(l.reason ?? '').includes('rejected the session configuration')), 'the reason is logged');
+  } finally {
+    await cfgBridge.close();
+    wss.close();
+    http.close();
+  }
+});

@@ -1,9 +1,11 @@
 // Owns opening a realtime session for a call: mint a fresh short-lived
-// credential, open the socket with it, and send the session configuration.
+// credential, open the socket with it, send the session configuration, and
+// wait until the server confirms it (session.updated); an error in its place
+// means the configuration was rejected, which no retry can fix.
 // The long-lived API key stops at the mint; it never reaches the socket.
 
 import { ClientSecretError, mintClientSecret } from './client-secret.js';
-import { RealtimeConnection, type RealtimeHandlers } from './realtime-connection.js';
+import { RealtimeConnectError, RealtimeConnection, type ConnectFailure, type RealtimeHandlers } from './realtime-connection.js';
 import { sessionUpdate, type SessionSettings } from './session-config.js';
 
 export interface UpstreamSettings extends SessionSettings {
@@ -40,11 +42,34 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
       mint?.fail(err instanceof ClientSecretError ? `${err.kind}${err.status === undefined ? '' : `_${err.status}`}` : 'error');
       throw err;
     }
+    // Until the server confirms the configuration, events are the setup's business, not the call's.
+    let settle: ((failure?: ConnectFailure) => void) | undefined;
+    const configured = new Promise<ConnectFailure | undefined>((resolve) => (settle = resolve));
+    const setup: RealtimeHandlers = {
+      onEvent: (event) => {
+        if (settle === undefined) return handlers.onEvent(event);
+        if (event.type === 'session.updated') settle();
+        else if (event.type === 'error') settle({ kind: 'config_rejected', code: event.code });
+      },
+      onMalformed: (detail) => handlers.onMalformed(detail),
+      onClose: (code, reason) => {
+        if (settle === undefined) return handlers.onClose(code, reason);
+        settle({ kind: 'closed', code, reason });
+      },
+    };
     const connection = await RealtimeConnection.open(
       { baseUrl: settings.baseUrl, model: settings.model, credential: secret.value, timeoutMs: settings.connectTimeoutMs },
-      handlers,
+      setup,
     );
     connection.send(update);
+    const timer = setTimeout(() => settle?.({ kind: 'timeout' }), settings.connectTimeoutMs);
+    const failure = await configured;
+    clearTimeout(timer);
+    settle = undefined;
+    if (failure !== undefined) {
+      connection.close(1000, 'setup failed');
+      throw new RealtimeConnectError(failure);
+    }
     return connection;
   };
 }

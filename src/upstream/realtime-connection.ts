@@ -8,19 +8,32 @@ import { parseServerEvent, type ServerEvent } from './server-events.js';
 export type ConnectFailure =
   | { readonly kind: 'http'; readonly status: number }
   | { readonly kind: 'timeout' }
-  | { readonly kind: 'network'; readonly message: string };
+  | { readonly kind: 'network'; readonly message: string }
+  /** The socket opened but closed before the session was configured. */
+  | { readonly kind: 'closed'; readonly code: number; readonly reason: string }
+  /** The server answered the session configuration with an error: retrying cannot help. */
+  | { readonly kind: 'config_rejected'; readonly code: string };
 
 export class RealtimeConnectError extends Error {
   readonly code = 'BRIDGE_ERR_UPSTREAM_CONNECT';
   constructor(readonly failure: ConnectFailure) {
-    super(
-      failure.kind === 'http'
-        ? `upstream refused the upgrade with HTTP ${failure.status}`
-        : failure.kind === 'timeout'
-          ? 'upstream connect timed out'
-          : `upstream unreachable: ${failure.message}`,
-    );
+    super(describe(failure));
     this.name = 'RealtimeConnectError';
+  }
+}
+
+function describe(failure: ConnectFailure): string {
+  switch (failure.kind) {
+    case 'http':
+      return `upstream refused the upgrade with HTTP ${failure.status}`;
+    case 'timeout':
+      return 'upstream connect timed out';
+    case 'network':
+      return `upstream unreachable: ${failure.message}`;
+    case 'closed':
+      return `AI session closed during setup (${failure.code}${failure.reason ? ` ${failure.reason}` : ''})`;
+    case 'config_rejected':
+      return `AI service rejected the session configuration (${failure.code})`;
   }
 }
 

@@ -193,18 +193,23 @@ export class RealtimeLink {
         (err: unknown) => {
           this.#connecting = false;
           if (this.#closed) return;
+          const f = err instanceof RealtimeConnectError ? err.failure : undefined;
           const fatal =
             (err instanceof ClientSecretError && err.kind === 'fatal') ||
-            (err instanceof RealtimeConnectError && err.failure.kind === 'http' && isFatalUpgradeStatus(err.failure.status));
+            (f?.kind === 'http' && isFatalUpgradeStatus(f.status)) ||
+            (f?.kind === 'closed' && isFatalClose(f.code, f.reason)) ||
+            f?.kind === 'config_rejected';
           const reason = err instanceof Error ? err.message : 'unknown failure';
           const failure =
-            err instanceof RealtimeConnectError
-              ? err.failure.kind === 'http'
-                ? { httpStatus: err.failure.status }
-                : { timeout: err.failure.kind === 'timeout' }
-              : err instanceof ClientSecretError && err.status !== undefined
-                ? { httpStatus: err.status }
-                : {};
+            f?.kind === 'http'
+              ? { httpStatus: f.status }
+              : f?.kind === 'closed'
+                ? { closeCode: f.code, closeReason: f.reason }
+                : f !== undefined
+                  ? { timeout: f.kind === 'timeout' }
+                  : err instanceof ClientSecretError && err.status !== undefined
+                    ? { httpStatus: err.status }
+                    : {};
           report({ attempt, kind, outcome: fatal ? 'fatal' : 'transient', reason, ms: this.options.now() - startedAt, failure });
           if (fatal) return this.#fatal(reason);
           // A failed rollover leaves the current session serving; it is tried again at a later turn boundary.
