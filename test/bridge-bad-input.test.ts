@@ -66,6 +66,19 @@ test('webhook: missing or invalid signature gets 403 and no TwiML', async () => 
   assert.equal((await postWebhook(bridge.url, { ...fields, From: '+15550000000' }, signed)).status, 403);
 });
 
+test('webhook: a Voice URL with a query string is checked exactly as requested', async () => {
+  const fields = webhookFields(callSid());
+  const signed = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice?agent=sales`, fields);
+  const post = (path: string) =>
+    fetch(`${bridge.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signed },
+      body: new URLSearchParams(fields).toString(),
+    });
+  assert.equal((await post('/twilio/voice?agent=sales')).status, 200);
+  assert.equal((await post('/twilio/voice?agent=support')).status, 403, 'a different query is a different URL');
+});
+
 test('webhook: forwarded headers cannot change the URL that is checked', async () => {
   const fields = webhookFields(callSid());
   const forged = twilio.getExpectedTwilioSignature(AUTH_TOKEN, 'https://attacker.example/twilio/voice', fields);

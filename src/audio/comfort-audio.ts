@@ -9,13 +9,18 @@ const FRAME_SAMPLES = 160;
 
 export type ComfortSound = 'noise' | 'tone';
 
+const LOOPS = new Map<ComfortSound, Uint8Array[]>();
+
 /** A loop of 20 ms μ-law frames. */
 export class ComfortAudio {
   readonly #frames: Uint8Array[];
   #next = 0;
 
   constructor(sound: ComfortSound) {
-    this.#frames = sound === 'noise' ? noiseLoop() : toneLoop();
+    // The loops are deterministic and read-only: built once per process, shared by every call.
+    let frames = LOOPS.get(sound);
+    if (frames === undefined) LOOPS.set(sound, (frames = sound === 'noise' ? noiseLoop() : toneLoop()));
+    this.#frames = frames;
   }
 
   nextFrame(): Uint8Array {

@@ -336,14 +336,16 @@ export class CallSession {
   }
 
   #onStart(start: StartMessage): void {
-    if (this.#state !== 'awaiting_start') return this.end('rejected', 'a second start message', CLOSE_POLICY);
+    // A hand-off can begin before Twilio's start arrives (the AI failed fast): that start is still the first.
+    const firstDuringHandoff = this.#state === 'handing_off' && this.#streamSid === undefined;
+    if (this.#state !== 'awaiting_start' && !firstDuringHandoff) return this.end('rejected', 'a second start message', CLOSE_POLICY);
     if (start.callSid !== this.ticket.callSid) return this.end('rejected', 'start.callSid does not match the ticket', CLOSE_POLICY);
     const f = start.mediaFormat;
     if (f.encoding !== 'audio/x-mulaw' || f.sampleRate !== 8000 || f.channels !== 1) {
       return this.end('rejected', `unsupported media format ${f.encoding}/${f.sampleRate}/${f.channels}`, CLOSE_POLICY);
     }
     clearTimeout(this.#startTimer);
-    this.#state = 'streaming';
+    if (!firstDuringHandoff) this.#state = 'streaming';
     this.#streamSid = start.streamSid;
     this.#log = this.#log.child({ streamSid: start.streamSid });
     this.#telemetry.streamStarted(start.streamSid);
@@ -501,7 +503,8 @@ export class CallSession {
     const tickLate = now - this.#lastTidyAt > HOUSEKEEPING_MS * 2;
     this.#lastTidyAt = now;
     const quietMs = now - this.#lastMediaAt;
-    if (quietMs > SILENCE_FILL_AFTER_MS && !tickLate) this.#caller.fillSilenceTo(this.#caller.lastFrameEndMs + quietMs - SILENCE_FILL_MARGIN_MS);
+    // Only once media has flowed: before the first frame there is no stream clock to keep true.
+    if (quietMs > SILENCE_FILL_AFTER_MS && !tickLate && this.#caller.stats.framesIn > 0) this.#caller.fillSilenceTo(this.#caller.lastFrameEndMs + quietMs - SILENCE_FILL_MARGIN_MS);
     if (this.twilio.bufferedAmount > twilioMaxBacklogBytes) {
       return this.end('overloaded', `Twilio socket not draining (${this.twilio.bufferedAmount} bytes queued)`, CLOSE_INTERNAL);
     }

@@ -16,6 +16,8 @@ const SILENT_FRAME_BASE64 = Buffer.from(SILENT_FRAME).toString('base64');
 
 /** Outside speech, this much recent audio is kept for a replay: the VAD's prefix padding. */
 const UNCOMMITTED_PADDING_MS = 1000;
+/** While the caller speaks, this much of the utterance is kept for a replay (48 KB of μ-law at most). */
+const UNCOMMITTED_SPEECH_MS = 6000;
 
 export interface CallerAudioStats {
   /** Uncommitted audio sent again to a session that replaced a dropped one. */
@@ -35,11 +37,12 @@ export class CallerAudioPath {
   readonly #transcoder: InboundTranscoder | undefined;
   // Reused for every decode: Buffer.write decodes base64 in place without allocating.
   #decodeBuffer = Buffer.alloc(4096);
-  readonly #waiting: { event: string; ms: number }[] = [];
+  readonly #waiting: { event: string; ms: number; mulaw: Uint8Array | string }[] = [];
   #waitingMs = 0;
   // Audio the current session has received since its last commit. A new session never had it, so after a
   // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
-  readonly #uncommitted: { event: string; ms: number }[] = [];
+  // Kept as μ-law (160 B a frame, or Twilio's base64 in passthrough), 8x smaller than the appends sent.
+  readonly #uncommitted: { mulaw: Uint8Array | string; ms: number }[] = [];
   #uncommittedMs = 0;
   #callerSpeaking = false;
 
@@ -66,7 +69,7 @@ export class CallerAudioPath {
     if (verdict.fillMs > 0) this.#fillSilence(verdict.fillMs);
     if (this.#transcoder === undefined) {
       // μ-law passthrough: Twilio's base64 is already what the session expects.
-      this.#emit(appendAudio(payloadBase64), byteLength / 8);
+      this.#emit(appendAudio(payloadBase64), byteLength / 8, payloadBase64);
       return;
     }
     if (byteLength > this.#decodeBuffer.length) this.#decodeBuffer = Buffer.alloc(byteLength);
@@ -103,12 +106,21 @@ export class CallerAudioPath {
    */
   resendUncommitted(): void {
     if (this.#uncommitted.length === 0) return;
-    const replay = this.#uncommitted.splice(0);
+    const retained = this.#uncommitted.splice(0);
     this.#uncommittedMs = 0;
+    // A fresh resampler for the replay: the live one's state belongs to the audio after it.
+    const transcoder = this.mode === 'pcm24k' ? createInboundTranscoder() : undefined;
+    const replay = retained.map(({ mulaw, ms }) => {
+      if (typeof mulaw === 'string') return { event: appendAudio(mulaw), ms, mulaw };
+      const pcm = transcoder!.transcode(mulaw);
+      return { event: appendAudio(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64')), ms, mulaw };
+    });
     // Ahead of anything that waited: it is older.
     this.#waiting.unshift(...replay);
-    for (const r of replay) this.#waitingMs += r.ms;
-    this.stats.resentMs += replay.reduce((ms, r) => ms + r.ms, 0);
+    for (const r of replay) {
+      this.#waitingMs += r.ms;
+      this.stats.resentMs += r.ms;
+    }
   }
 
   /** The upstream opened (or reopened): send what waited, in order. */
@@ -134,7 +146,8 @@ export class CallerAudioPath {
     while (bytes > 0) {
       const n = Math.min(bytes, FRAME_BYTES);
       if (this.#transcoder === undefined) {
-        this.#emit(appendAudio(n === FRAME_BYTES ? SILENT_FRAME_BASE64 : Buffer.from(SILENT_FRAME.subarray(0, n)).toString('base64')), n / 8);
+        const base64 = n === FRAME_BYTES ? SILENT_FRAME_BASE64 : Buffer.from(SILENT_FRAME.subarray(0, n)).toString('base64');
+        this.#emit(appendAudio(base64), n / 8, base64);
       } else {
         this.#transcodeAndEmit(SILENT_FRAME.subarray(0, n));
       }
@@ -147,25 +160,27 @@ export class CallerAudioPath {
     const pcm = this.#transcoder!.transcode(mulaw);
     this.telemetry.transcoded('in', (performance.now() - t0) * 1000);
     const base64 = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64');
-    this.#emit(appendAudio(base64), mulaw.length / 8);
+    this.#emit(appendAudio(base64), mulaw.length / 8, mulaw);
   }
 
-  /** Keeps a sent append for a possible replay: a whole utterance while the caller speaks, else the last second. */
-  #retain(sent: { event: string; ms: number }): void {
-    this.#uncommitted.push(sent);
+  /** Keeps a sent append's audio for a possible replay: the utterance while the caller speaks, else the last second. */
+  #retain(sent: { ms: number; mulaw: Uint8Array | string }): void {
+    this.#uncommitted.push({ mulaw: sent.mulaw, ms: sent.ms });
     this.#uncommittedMs += sent.ms;
-    const keepMs = this.#callerSpeaking ? this.maxWaitingMs : UNCOMMITTED_PADDING_MS;
+    const keepMs = this.#callerSpeaking ? Math.min(this.maxWaitingMs, UNCOMMITTED_SPEECH_MS) : UNCOMMITTED_PADDING_MS;
     while (this.#uncommittedMs > keepMs && this.#uncommitted.length > 1) this.#uncommittedMs -= this.#uncommitted.shift()!.ms;
   }
 
-  #emit(event: string, ms: number): void {
+  /** `mulaw` is the frame's audio as received (copied here if it is a reused buffer). */
+  #emit(event: string, ms: number, mulaw: Uint8Array | string): void {
     // Older audio goes first: after a backpressure blip the queue drains here, not only on a new session.
     if (this.#waiting.length > 0) this.flush();
+    const kept = typeof mulaw === 'string' ? mulaw : Buffer.from(mulaw);
     if (this.#waiting.length === 0 && this.send(event)) {
-      this.#retain({ event, ms });
+      this.#retain({ ms, mulaw: kept });
       return;
     }
-    this.#waiting.push({ event, ms });
+    this.#waiting.push({ event, ms, mulaw: kept });
     this.#waitingMs += ms;
     while (this.#waitingMs > this.maxWaitingMs && this.#waiting.length > 0) {
       const dropped = this.#waiting.shift()!;

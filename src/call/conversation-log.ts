@@ -28,11 +28,13 @@ export class ConversationLog {
 
   userTranscript(itemId: string, text: string): void {
     const entry = this.#find('user', itemId);
-    if (entry === undefined) this.#push({ kind: 'user', itemId, text: text.trim() });
+    const trimmed = text.trim();
+    if (entry === undefined) this.#push({ kind: 'user', itemId, text: trimmed });
     else {
-      entry.text = text.trim();
-      this.#chars += entry.text.length;
+      this.#chars -= entry.text?.length ?? 0;
+      entry.text = trimmed;
     }
+    this.#chars += trimmed.length;
     this.#trim();
   }
 
@@ -46,11 +48,15 @@ export class ConversationLog {
 
   assistantDone(itemId: string, transcript: string): void {
     const entry = this.#find('assistant', itemId);
-    if (entry === undefined) this.#push({ kind: 'assistant', itemId, text: transcript, final: true, interrupted: false });
-    else if (!entry.interrupted) {
+    if (entry === undefined) {
+      this.#push({ kind: 'assistant', itemId, text: transcript, final: true, interrupted: false });
+      this.#chars += transcript.length;
+    } else if (!entry.interrupted) {
+      this.#chars += transcript.length - entry.text.length;
       entry.text = transcript;
       entry.final = true;
     }
+    this.#trim();
   }
 
   /**
@@ -64,7 +70,9 @@ export class ConversationLog {
     if (totalMs <= 0 || heardMs >= totalMs) return;
     const keep = Math.floor((entry.text.length * Math.max(0, heardMs)) / totalMs);
     const cut = entry.text.lastIndexOf(' ', keep);
+    const before = entry.text.length;
     entry.text = (cut > 0 ? entry.text.slice(0, cut) : entry.text.slice(0, keep)).trimEnd();
+    this.#chars -= before - entry.text.length;
   }
 
   functionCall(callId: string, name: string, args: string): void {

@@ -57,7 +57,8 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
     // Phone-number fields and the signature header are masked by the logger's redaction rules.
     request.log.debug({ fields, headers: request.headers }, 'voice webhook received');
     const check = fields
-      ? opts.verifier.checkWebhook(typeof signature === 'string' ? signature : undefined, VOICE_WEBHOOK_PATH, fields)
+      ? // Path and query as requested (a Voice URL may carry a query string), on the configured public origin.
+        opts.verifier.checkWebhook(typeof signature === 'string' ? signature : undefined, request.url, fields)
       : ({ ok: false, reason: 'invalid' } as const);
     if (!check.ok) {
       opts.onAuthFailure?.(`webhook_signature_${check.reason}`, request.ip);
