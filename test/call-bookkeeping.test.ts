@@ -135,3 +135,20 @@ test('a short upstream backpressure blip delays caller audio but never mutes the
     'in order',
   );
 });
+
+test('the μ-law ring keeps the newest bytes in order, grows on demand, and trims to a tail', async () => {
+  const { MulawRing } = await import('../src/call/mulaw-ring.js');
+  const ring = new MulawRing(4, 8);
+  ring.write(Uint8Array.of(1, 2, 3));
+  ring.write(Uint8Array.of(4, 5));
+  assert.deepEqual([...ring.read()], [2, 3, 4, 5], 'capacity 4 keeps the newest');
+  ring.reserve(100);
+  ring.write(Uint8Array.of(6, 7, 8, 9, 10));
+  assert.deepEqual([...ring.read()], [3, 4, 5, 6, 7, 8, 9, 10], 'grown to its maximum of 8, contents kept');
+  ring.keepLast(3);
+  assert.deepEqual([...ring.read()], [8, 9, 10]);
+  ring.write(Uint8Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual([...ring.read()], [12, 13, 14, 15, 16, 17, 18, 19], 'an oversized write keeps its tail');
+  ring.clear();
+  assert.equal(ring.length, 0);
+});

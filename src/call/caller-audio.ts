@@ -8,6 +8,7 @@ import type { AudioMode } from '../config/config.js';
 import { createInboundTranscoder, MULAW_SILENCE, type InboundTranscoder } from '../audio/index.js';
 import { appendAudio } from '../upstream/client-events.js';
 import { InboundTimeline } from './inbound-timeline.js';
+import { MulawRing } from './mulaw-ring.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 const FRAME_BYTES = 160;
@@ -41,9 +42,8 @@ export class CallerAudioPath {
   #waitingMs = 0;
   // Audio the current session has received since its last commit. A new session never had it, so after a
   // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
-  // Kept as μ-law (160 B a frame, or Twilio's base64 in passthrough), 8x smaller than the appends sent.
-  readonly #uncommitted: { mulaw: Uint8Array | string; ms: number }[] = [];
-  #uncommittedMs = 0;
+  // Kept as raw μ-law in one ring per call (8 KB, grown once to 48 KB if the caller speaks).
+  readonly #uncommitted = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
   #callerSpeaking = false;
 
   constructor(
@@ -91,13 +91,13 @@ export class CallerAudioPath {
   /** The caller began an utterance: keep all of it until it is committed. */
   speechStarted(): void {
     this.#callerSpeaking = true;
+    this.#uncommitted.reserve(UNCOMMITTED_SPEECH_MS * 8);
   }
 
   /** The session committed the input so far: it is the AI's now. */
   committed(): void {
     this.#callerSpeaking = false;
-    this.#uncommitted.length = 0;
-    this.#uncommittedMs = 0;
+    this.#uncommitted.clear();
   }
 
   /**
@@ -106,15 +106,21 @@ export class CallerAudioPath {
    */
   resendUncommitted(): void {
     if (this.#uncommitted.length === 0) return;
-    const retained = this.#uncommitted.splice(0);
-    this.#uncommittedMs = 0;
+    const audio = this.#uncommitted.read();
+    this.#uncommitted.clear();
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
     const transcoder = this.mode === 'pcm24k' ? createInboundTranscoder() : undefined;
-    const replay = retained.map(({ mulaw, ms }) => {
-      if (typeof mulaw === 'string') return { event: appendAudio(mulaw), ms, mulaw };
-      const pcm = transcoder!.transcode(mulaw);
-      return { event: appendAudio(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64')), ms, mulaw };
-    });
+    const replay: { event: string; ms: number; mulaw: Uint8Array }[] = [];
+    for (let at = 0; at < audio.length; at += FRAME_BYTES) {
+      const mulaw = audio.subarray(at, Math.min(audio.length, at + FRAME_BYTES));
+      let base64: string;
+      if (transcoder === undefined) base64 = Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength).toString('base64');
+      else {
+        const pcm = transcoder.transcode(mulaw);
+        base64 = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64');
+      }
+      replay.push({ event: appendAudio(base64), ms: mulaw.length / 8, mulaw });
+    }
     // Ahead of anything that waited: it is older.
     this.#waiting.unshift(...replay);
     for (const r of replay) {
@@ -164,23 +170,27 @@ export class CallerAudioPath {
   }
 
   /** Keeps a sent append's audio for a possible replay: the utterance while the caller speaks, else the last second. */
-  #retain(sent: { ms: number; mulaw: Uint8Array | string }): void {
-    this.#uncommitted.push({ mulaw: sent.mulaw, ms: sent.ms });
-    this.#uncommittedMs += sent.ms;
-    const keepMs = this.#callerSpeaking ? Math.min(this.maxWaitingMs, UNCOMMITTED_SPEECH_MS) : UNCOMMITTED_PADDING_MS;
-    while (this.#uncommittedMs > keepMs && this.#uncommitted.length > 1) this.#uncommittedMs -= this.#uncommitted.shift()!.ms;
+  #retain(sent: { mulaw: Uint8Array | string }): void {
+    const { mulaw } = sent;
+    if (typeof mulaw === 'string') {
+      // Passthrough keeps Twilio's base64; decode it into the scratch buffer, not a new one.
+      const n = this.#decodeBuffer.write(mulaw, 'base64');
+      this.#uncommitted.write(this.#decodeBuffer.subarray(0, n));
+    } else {
+      this.#uncommitted.write(mulaw);
+    }
+    if (!this.#callerSpeaking) this.#uncommitted.keepLast(UNCOMMITTED_PADDING_MS * 8);
   }
 
-  /** `mulaw` is the frame's audio as received (copied here if it is a reused buffer). */
+  /** `mulaw` is the frame's audio as received; it is copied only if it has to wait. */
   #emit(event: string, ms: number, mulaw: Uint8Array | string): void {
     // Older audio goes first: after a backpressure blip the queue drains here, not only on a new session.
     if (this.#waiting.length > 0) this.flush();
-    const kept = typeof mulaw === 'string' ? mulaw : Buffer.from(mulaw);
     if (this.#waiting.length === 0 && this.send(event)) {
-      this.#retain({ ms, mulaw: kept });
+      this.#retain({ mulaw });
       return;
     }
-    this.#waiting.push({ event, ms, mulaw: kept });
+    this.#waiting.push({ event, ms, mulaw: typeof mulaw === 'string' ? mulaw : Buffer.from(mulaw) });
     this.#waitingMs += ms;
     while (this.#waitingMs > this.maxWaitingMs && this.#waiting.length > 0) {
       const dropped = this.#waiting.shift()!;
