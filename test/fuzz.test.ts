@@ -4,13 +4,12 @@
 // code, and other calls unaffected.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { WebSocketServer } from 'ws';
 import { parseTwilioMessage } from '../src/twilio/media-stream-messages.js';
 import { parseServerEvent } from '../src/upstream/server-events.js';
 import { runSimulatedCall } from '../src/devtools/call-simulator/index.js';
 import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, STREAM_SID, callSid, closed, eventually, mediaMessage, openStream, postWebhook, startBridge, startMessage, webhookFields } from './support/bridge-harness.js';
 import { CASES, Rng, mutate, toWireText } from './support/fuzz.js';
+import { startScriptedUpstream } from './support/scripted-upstream.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -106,16 +105,10 @@ test('Twilio socket: mutated message streams give defined outcomes; a healthy ca
 });
 
 test('upstream socket: a realtime server sending mutated events never breaks the call', async () => {
-  // A hostile stand-in for the AI service: mints tokens, then sends mutated events.
+  // A hostile stand-in for the AI service: confirms the configuration like a real server, then sends mutated events.
   const rng = new Rng(0xbad5eed);
-  const http = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ value: 'ek_fuzz', expires_at: Math.floor(Date.now() / 1000) + 60 }));
-  });
-  const wss = new WebSocketServer({ server: http });
   const events = Math.max(Math.floor(CASES / 10), 1500);
-  wss.on('connection', (ws) => {
-    // Confirm the configuration like a real server; everything after is hostile.
+  const upstream = await startScriptedUpstream((ws) => {
     ws.once('message', () => ws.send(JSON.stringify({ type: 'session.updated', session: {} })));
     let sent = 0;
     const timer = setInterval(() => {
@@ -126,9 +119,7 @@ test('upstream socket: a realtime server sending mutated events never breaks the
     }, 10);
     ws.on('close', () => clearInterval(timer));
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as { port: number }).port;
-  const bridge = await startBridge({ OPENAI_BASE_URL: `http://127.0.0.1:${port}` });
+  const bridge = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl });
   try {
     const report = await runSimulatedCall({
       bridgeUrl: bridge.url,
@@ -143,7 +134,6 @@ test('upstream socket: a realtime server sending mutated events never breaks the
     assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200);
   } finally {
     await bridge.close();
-    wss.close();
-    http.close();
+    await upstream.close();
   }
 });

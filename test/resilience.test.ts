@@ -4,8 +4,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { WebSocketServer } from 'ws';
 import { readWav } from '../src/audio/wav.js';
 import { SimulatedCall, type CallReport, type CallStep } from '../src/devtools/call-simulator/index.js';
 import { startRealtimePeer, type PeerSession, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
@@ -13,6 +11,7 @@ import { TwilioApiStandIn } from '../src/devtools/twilio-api/twilio-api-stand-in
 import { ACCOUNT_SID, API_KEY, AUTH_TOKEN, PUBLIC_URL, eventually, startBridge, type RunningBridge } from './support/bridge-harness.js';
 import type { CallSummary } from '../src/call/call-session.js';
 import { rms } from './support/audio-compare.js';
+import { startScriptedUpstream } from './support/scripted-upstream.js';
 
 const QUESTION = 'fixtures/caller-question.wav';
 const INTERRUPT = 'fixtures/caller-interrupt.wav';
@@ -297,20 +296,10 @@ test('a planned rollover at a turn boundary: make before break, same config, con
 });
 
 test('an upstream that accepts and drops at once meets a growing backoff and the outage budget, not a storm', async () => {
-  // A hostile stand-in: mints tokens, accepts every socket, closes each at once with a retryable 1011.
-  const http = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ value: 'ek_flap', expires_at: Math.floor(Date.now() / 1000) + 60 }));
-  });
-  const wss = new WebSocketServer({ server: http });
-  let accepted = 0;
-  wss.on('connection', (ws) => {
-    accepted++;
-    setTimeout(() => ws.close(1011, 'overloaded'), 5);
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  // A hostile stand-in: accepts every socket and closes each at once with a retryable 1011.
+  const upstream = await startScriptedUpstream((ws) => setTimeout(() => ws.close(1011, 'overloaded'), 5));
   const flapBridge = await startBridge(
-    { OPENAI_BASE_URL: `http://127.0.0.1:${(http.address() as { port: number }).port}`, TWILIO_API_BASE_URL: twilioApi.baseUrl, OUTAGE_BUDGET_MS: '3000' },
+    { OPENAI_BASE_URL: upstream.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl, OUTAGE_BUDGET_MS: '3000' },
     { onCallEnded: (s) => summaries.push(s) },
   );
   try {
@@ -318,12 +307,11 @@ test('an upstream that accepts and drops at once meets a growing backoff and the
     const report = await done;
     assert.ok(twilioApi.updates.some((u) => u.callSid === report.callSid && u.twiml), 'handed to the fallback within the budget');
     // 0, 250, 500, 1000 ms … over ~3 s is a handful of attempts, not hundreds.
-    assert.ok(accepted <= 12, `${accepted} sessions opened in the outage`);
+    assert.ok(upstream.accepted() <= 12, `${upstream.accepted()} sessions opened in the outage`);
     assert.ok(summaryOf(report).comfortFrames > 20, 'the caller heard comfort audio, not dead air');
   } finally {
     await flapBridge.close();
-    wss.close();
-    http.close();
+    await upstream.close();
   }
 });
 
@@ -351,30 +339,21 @@ test('a drop mid-response with a partial last frame still lets comfort audio pla
 
 test('a session configuration the server rejects is fatal: fallback at once, no retries', async () => {
   // A stand-in that answers every session.update with an error, as the service does for a bad voice or model.
-  const http = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ value: 'ek_cfg', expires_at: Math.floor(Date.now() / 1000) + 60 }));
-  });
-  const wss = new WebSocketServer({ server: http });
-  let sockets = 0;
-  wss.on('connection', (ws) => {
-    sockets++;
-    ws.once('message', () => ws.send(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_value', message: 'voice' } })));
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const upstream = await startScriptedUpstream((ws) =>
+    ws.once('message', () => ws.send(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_value', message: 'voice' } }))),
+  );
   const cfgBridge = await startBridge(
-    { OPENAI_BASE_URL: `http://127.0.0.1:${(http.address() as { port: number }).port}`, TWILIO_API_BASE_URL: twilioApi.baseUrl },
+    { OPENAI_BASE_URL: upstream.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl },
     { onCallEnded: (s) => summaries.push(s) },
   );
   try {
     const { done } = placeCall([{ say: QUESTION }, { silenceMs: 2000 }, { hangup: true }], cfgBridge.url);
     const report = await done;
     assert.ok(twilioApi.updates.some((u) => u.callSid === report.callSid && u.twiml), 'handed to the fallback');
-    assert.equal(sockets, 1, 'never retried');
+    assert.equal(upstream.accepted(), 1, 'never retried');
     assert.ok(cfgBridge.logs.some((l) => String(l.reason ?? '').includes('rejected the session configuration')), 'the reason is logged');
   } finally {
     await cfgBridge.close();
-    wss.close();
-    http.close();
+    await upstream.close();
   }
 });
