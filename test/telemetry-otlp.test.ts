@@ -6,7 +6,7 @@
 // default protocol) with a minimal protobuf wire reader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runPreloaded, type ChildResult } from './support/preloaded-child.js';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 
 const TICKET = 'tkSECRETticket0123456789';
@@ -75,18 +75,8 @@ async function receiver(): Promise<{ server: Server; url: string; received: Rece
   return { server, url: `http://127.0.0.1:${port}`, received };
 }
 
-function runChild(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry/preload.ts', '--input-type=module', '-e', CHILD], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runChild(env: NodeJS.ProcessEnv): Promise<ChildResult> {
+  return runPreloaded(env, CHILD);
 }
 
 type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };

@@ -2,7 +2,7 @@
 // started in a child process the way the container starts it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runPreloaded } from './support/preloaded-child.js';
 import { createServer } from 'node:net';
 import { planTelemetry, TelemetryConfigError } from '../src/telemetry/plan.js';
 
@@ -67,20 +67,6 @@ async function freePort(): Promise<number> {
       const address = srv.address();
       srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
-  });
-}
-
-function runPreloaded(env: NodeJS.ProcessEnv, script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry/preload.ts', '--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
