@@ -5,7 +5,7 @@
 // AssistantAudioPath. While the AI is away the caller hears comfort audio,
 // and past the outage budget (or on a fatal failure) the call is handed to
 // the fallback through Twilio's REST API. Any failure ends this call alone.
-// Never logs audio, tokens or tickets.
+// Never logs audio, tokens, tickets or DTMF digits.
 
 import type { FastifyBaseLogger } from 'fastify';
 import type { AudioMode } from '../config/config.js';
@@ -205,14 +205,6 @@ export class CallSession {
     // Opening the AI session while Twilio sends `start` saves a round trip; caller audio waits in a bounded buffer.
     this.#link.start();
     this.#onOutage('connecting', true);
-  }
-
-  get isEnded(): boolean {
-    return this.#state === 'ended';
-  }
-
-  get callSid(): string {
-    return this.ticket.callSid;
   }
 
   onTwilioMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
