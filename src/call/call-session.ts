@@ -23,6 +23,7 @@ import { AssistantAudioPath } from './assistant-audio.js';
 import { CallerAudioPath } from './caller-audio.js';
 import { ConversationLog } from './conversation-log.js';
 import { MessageRateLimit } from './message-rate-limit.js';
+import { OutageGuard } from './outage-guard.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 /** The Twilio side as the session sees it: a text socket. */
@@ -139,17 +140,7 @@ export class CallSession {
   // Items of the current session: only these can be truncated on it.
   #sessionItems = new Set<string>();
   readonly #handledCalls = new Set<string>();
-  #outageSince: number | undefined;
-  /** When the latest session came up during an outage still on probation; the initial connect is not an outage. */
-  #recoveredAt: number | undefined;
-  #outageIsInitial = false;
-  #outageSegmentStart = 0;
-  #budgetUsedMs = 0;
-  #outageTotalMs = 0;
-  #comfortTimer: NodeJS.Timeout | undefined;
-  #budgetTimer: NodeJS.Timeout | undefined;
-  // The outage ends only once a new session has stayed up: flapping sessions share one budget.
-  #stableTimer: NodeJS.Timeout | undefined;
+  readonly #outage: OutageGuard;
   #nextRolloverAt = 0;
   #handoffTimer: NodeJS.Timeout | undefined;
   readonly #housekeeping: NodeJS.Timeout;
@@ -181,6 +172,14 @@ export class CallSession {
     this.#log = options.log.child({ callSid: ticket.callSid });
     const { resilience } = options;
     this.#comfort = resilience.comfortSound === 'off' ? undefined : new ComfortAudio(resilience.comfortSound);
+    this.#outage = new OutageGuard({
+      comfortAfterMs: resilience.comfortAfterMs,
+      budgetMs: resilience.outageBudgetMs,
+      probationMs: STABLE_SESSION_MS,
+      now: this.#now,
+      ...(this.#comfort ? { comfortTick: () => this.#playComfort() } : {}),
+      onBudgetSpent: () => this.handOff(`AI unreachable for ${Math.round(resilience.outageBudgetMs / 1000)} s`),
+    });
     this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry);
     this.#startTimer = setTimeout(() => this.end('rejected', 'no start message within the deadline', CLOSE_POLICY), options.startTimeoutMs);
     this.#housekeeping = setInterval(() => this.#tidy(), HOUSEKEEPING_MS);
@@ -240,7 +239,7 @@ export class CallSession {
     this.#state = 'handing_off';
     const fallback = this.#telemetry.fallback(reason);
     const rest = this.#telemetry.twilioRest('calls.update');
-    this.#stopOutageTimers();
+    this.#outage.stop();
     this.#link.close();
     this.#handoffTimer = setTimeout(() => this.end('fallback', `${reason}; Twilio did not end the stream`, CLOSE_INTERNAL), HANDOFF_GRACE_MS);
     this.options.callControl.redirect(this.ticket.callSid, `<Response>${this.options.fallbackVerbs}</Response>`).then(
@@ -265,12 +264,11 @@ export class CallSession {
     clearTimeout(this.#startTimer);
     clearTimeout(this.#handoffTimer);
     clearInterval(this.#housekeeping);
-    this.#stopOutageTimers();
+    this.#outage.stop();
     this.#assistant?.stop();
     this.#link.close();
     if (twilioCloseCode !== undefined) this.twilio.close(twilioCloseCode, closeReason(reason));
     // An outage that ended in the fallback, and the caller audio still waiting for a session, count too.
-    if (this.#outageSince !== undefined && !this.#outageIsInitial) this.#outageTotalMs += (this.#recoveredAt ?? this.#now()) - this.#outageSince;
     const undelivered = this.#caller.waitingMs;
     const summary: CallSummary = {
       callSid: this.ticket.callSid,
@@ -286,7 +284,7 @@ export class CallSession {
       ignoredMessages: this.#ignored,
       reconnects: this.#reconnects,
       rollovers: this.#rollovers,
-      outageMs: this.#outageTotalMs,
+      outageMs: this.#outage.totalMs(),
       callerAudioDroppedMs: this.#caller.stats.droppedWhileWaitingMs + (outcome === 'fallback' ? undelivered : 0),
       callerAudioResentMs: this.#caller.stats.resentMs,
       comfortFrames: this.#comfortFrames,
@@ -388,17 +386,9 @@ export class CallSession {
     this.#callerSpeaking = false;
     if (kind === 'reconnect') this.#reconnects++;
     if (kind === 'rollover') this.#rollovers++;
-    if (this.#outageSince !== undefined) {
-      const now = this.#now();
-      if (!this.#outageIsInitial) this.#log.info({ kind, outageMs: now - this.#outageSince, bufferedMs: this.#caller.waitingMs }, 'AI session restored');
-      this.#stopComfort();
-      // The budget pauses while a session is up; it ends for good once the session has stayed up.
-      clearTimeout(this.#budgetTimer);
-      this.#budgetTimer = undefined;
-      this.#budgetUsedMs += now - this.#outageSegmentStart;
-      this.#recoveredAt = now;
-      clearTimeout(this.#stableTimer);
-      this.#stableTimer = setTimeout(() => this.#outageOver(), STABLE_SESSION_MS);
+    if (this.#outage.active) {
+      if (this.#outage.counted) this.#log.info({ kind, outageMs: this.#outage.elapsedMs, bufferedMs: this.#caller.waitingMs }, 'AI session restored');
+      this.#outage.up();
     } else if (kind === 'rollover') {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
@@ -408,7 +398,7 @@ export class CallSession {
     this.#caller.flush();
   }
 
-  /** The AI is away (or not yet reached): count the outage, start comfort audio and the budget. */
+  /** The AI is away (or not yet reached): end the speaking response, then let the outage guard keep time. */
   #onOutage(reason: string, initial = false): void {
     if (this.#state === 'ended' || this.#state === 'handing_off') return;
     if (!initial) {
@@ -428,43 +418,7 @@ export class CallSession {
       this.#activeResponseId = undefined;
     }
     this.#callerSpeaking = false;
-    clearTimeout(this.#stableTimer);
-    this.#recoveredAt = undefined;
-    const { comfortAfterMs, outageBudgetMs } = this.options.resilience;
-    if (this.#comfort !== undefined && this.#comfortTimer === undefined) {
-      this.#comfortTimer = setTimeout(() => {
-        this.#comfort!.reset();
-        this.#comfortTimer = setInterval(() => this.#playComfort(), 20);
-      }, comfortAfterMs);
-    }
-    const now = this.#now();
-    if (this.#outageSince === undefined) {
-      this.#outageSince = now;
-      this.#outageIsInitial = initial;
-      this.#budgetUsedMs = 0;
-    } else if (!initial) {
-      // A drop right after the first connect is a real outage from here on.
-      this.#outageIsInitial = false;
-    }
-    // A session that came up and fell again within moments does not get a fresh budget: it resumes.
-    this.#outageSegmentStart = now;
-    clearTimeout(this.#budgetTimer);
-    const remaining = Math.max(0, outageBudgetMs - this.#budgetUsedMs);
-    this.#budgetTimer = setTimeout(() => this.handOff(`AI unreachable for ${Math.round(outageBudgetMs / 1000)} s`), remaining);
-  }
-
-  /** The session that ended an outage has stayed up: the outage is over and counted. */
-  #outageOver(): void {
-    if (this.#outageSince !== undefined && !this.#outageIsInitial) this.#outageTotalMs += (this.#recoveredAt ?? this.#now()) - this.#outageSince;
-    this.#outageSince = undefined;
-    this.#recoveredAt = undefined;
-    this.#budgetUsedMs = 0;
-  }
-
-  #stopComfort(): void {
-    clearTimeout(this.#comfortTimer);
-    clearInterval(this.#comfortTimer);
-    this.#comfortTimer = undefined;
+    this.#outage.down(initial);
   }
 
   #playComfort(): void {
@@ -473,13 +427,6 @@ export class CallSession {
     if (this.twilio.bufferedAmount >= TWILIO_SOFT_BACKLOG_BYTES) return;
     this.twilio.send(mediaMessage(this.#streamSid, this.#comfort!.nextFrame()));
     this.#comfortFrames++;
-  }
-
-  #stopOutageTimers(): void {
-    this.#stopComfort();
-    clearTimeout(this.#budgetTimer);
-    clearTimeout(this.#stableTimer);
-    this.#budgetTimer = undefined;
   }
 
   /** Periodic checks: rollover at a turn boundary, a stalled server, a pending hang-up. */
