@@ -8,6 +8,7 @@
 export type StreamProcessor = (chunk: Int16Array) => ArrayLike<number>;
 export type ProcessorFactory = () => StreamProcessor;
 
+// Written again here on purpose: the reference must not share code with the filter it judges.
 function besselI0(x: number): number {
   let sum = 1;
   let term = 1;

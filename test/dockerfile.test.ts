@@ -9,9 +9,9 @@
 //    command must pass, and SIGTERM must end the process cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { freePort } from './support/free-port.js';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,16 +280,6 @@ function runStage(stage: Stage, ctx: string, built: Map<string, StageRun>): Stag
   return run;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 test('emulated build: stages replay in a clean context, and the runtime stage starts the bridge from what it copies', { timeout: 300_000 }, async (t) => {
   const temps: string[] = [];

@@ -2,8 +2,8 @@
 // started in a child process the way the container starts it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { freePort } from './support/free-port.js';
 import { runPreloaded } from './support/preloaded-child.js';
-import { createServer } from 'node:net';
 import { planTelemetry, TelemetryConfigError } from '../src/telemetry/plan.js';
 
 test('nothing configured: SDK not started, no localhost:4318 default, one "off" line', () => {
@@ -59,16 +59,6 @@ test('the start-up line never shows endpoint credentials or OTLP headers', () =>
   assert.match(plan.summary, /https:\/\/otlp\.example\.com:4318\/v1\/traces/);
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 test('preload with nothing set: exactly one start-up line, no global tracer or meter provider', async () => {
   const script = `
