@@ -18,8 +18,6 @@ const FRAMES_PER_MARK = 3;
 export interface AssistantAudioStats {
   framesOut: number;
   maxLeadMs: number;
-  /** Ticks skipped because Twilio's socket was backed up. */
-  heldBackTicks: number;
   /** Assistant audio dropped (oldest first) because it could not be sent in time. */
   droppedMs: number;
 }
@@ -30,7 +28,7 @@ const MAX_QUEUED_MS = 60_000;
 const MARK_OVERDUE_MS = 5000;
 
 export class AssistantAudioPath {
-  readonly stats: AssistantAudioStats = { framesOut: 0, maxLeadMs: 0, heldBackTicks: 0, droppedMs: 0 };
+  readonly stats: AssistantAudioStats = { framesOut: 0, maxLeadMs: 0, droppedMs: 0 };
   readonly ledger = new MarkLedger();
   readonly #pacer: OutboundPacer;
   readonly #transcoder: OutboundTranscoder | undefined;
@@ -100,7 +98,6 @@ export class AssistantAudioPath {
     const now = this.now();
     let sent = false;
     if (!this.twilioReady()) {
-      this.stats.heldBackTicks++;
       this.#dropBeyondBound();
       return this.#schedule();
     }

@@ -136,7 +136,7 @@ export class CallerAudioPath {
       if (!this.send(next.event)) return;
       this.#waiting.shift();
       this.#waitingMs -= next.ms;
-      this.#retain(next);
+      this.#retain(next.mulaw);
     }
   }
 
@@ -170,8 +170,7 @@ export class CallerAudioPath {
   }
 
   /** Keeps a sent append's audio for a possible replay: the utterance while the caller speaks, else the last second. */
-  #retain(sent: { mulaw: Uint8Array | string }): void {
-    const { mulaw } = sent;
+  #retain(mulaw: Uint8Array | string): void {
     if (typeof mulaw === 'string') {
       // Passthrough keeps Twilio's base64; decode it into the scratch buffer, not a new one.
       const n = this.#decodeBuffer.write(mulaw, 'base64');
@@ -187,7 +186,7 @@ export class CallerAudioPath {
     // Older audio goes first: after a backpressure blip the queue drains here, not only on a new session.
     if (this.#waiting.length > 0) this.flush();
     if (this.#waiting.length === 0 && this.send(event)) {
-      this.#retain({ mulaw });
+      this.#retain(mulaw);
       return;
     }
     this.#waiting.push({ event, ms, mulaw: typeof mulaw === 'string' ? mulaw : Buffer.from(mulaw) });
