@@ -15,6 +15,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadAudio } from './load/audio-frames.js';
@@ -34,8 +35,9 @@ const SETTLE_S = Number(flag('settle') ?? (QUICK ? 1.5 : 3));
 const MODES = (flag('modes') ?? 'pcmu,pcm24k').split(',') as Mode[];
 const MODE_BUDGET_S = Number(flag('mode-budget') ?? 270);
 const BARGE_IN_EVERY = 4;
-/** --profile=DIR: V8 CPU profile of the bridge (and run this bench with node --cpu-prof for the generator's). */
-const PROFILE_DIR = flag('profile');
+/** --profile=DIR: a V8 CPU profile of the bridge over each measured window, DIR/bridge-<mode>-<N>.cpuprofile. */
+const PROFILE_DIR = flag('profile') === undefined ? undefined : resolve(flag('profile')!);
+if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 const WARMUP_CALLS = 20;
 const WARMUP_S = QUICK ? 5 : 10;
 
@@ -60,6 +62,8 @@ interface Row {
   readonly n: number;
   readonly bridge: {
     cpuPct: number;
+    /** The kernel's part of cpuPct (stime): socket reads and writes, mostly. */
+    sysPct: number;
     rssKiB: number;
     liveKiB: number;
     loopP50Ms: number;
@@ -80,6 +84,8 @@ interface ModeResult {
   readonly mode: Mode;
   readonly rows: Row[];
   readonly cpuFit: LinearFit;
+  /** The kernel's part of the CPU fit. */
+  readonly sysFit: LinearFit;
   readonly rssFit: LinearFit;
   readonly liveFit: LinearFit;
   readonly largestCleanN: number;
@@ -119,7 +125,6 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
     authToken: AUTH_TOKEN,
     apiKey: API_KEY,
     cpu: pinned ? '1' : undefined,
-    ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}),
   });
   gen.setBridgeUrl(bridge.url);
   console.log(`\n[${mode}] bridge pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
@@ -144,16 +149,19 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
       const cpu0 = bridge.cpuSeconds();
       const busy0 = cpuBusySeconds();
       const t0 = performance.now();
+      if (PROFILE_DIR !== undefined) bridge.startProfile();
       gen.beginWindow();
       await sleep(WINDOW_S * 1000);
       const window = gen.endWindow();
+      if (PROFILE_DIR !== undefined) bridge.stopProfile(join(PROFILE_DIR, `bridge-${mode}-${n}.cpuprofile`));
       const cpu1 = bridge.cpuSeconds();
       const busy1 = cpuBusySeconds();
       const t1 = performance.now();
       const loop = await bridge.readLoop();
       const rssKiB = bridge.rssKiB();
       const mem = await bridge.readMemory();
-      const cpuPct = ((cpu1 - cpu0) / ((t1 - t0) / 1000)) * 100;
+      const cpuPct = ((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / ((t1 - t0) / 1000)) * 100;
+      const sysPct = ((cpu1.system - cpu0.system) / ((t1 - t0) / 1000)) * 100;
       const corePct = (c: number) => (((busy1[c] ?? 0) - (busy0[c] ?? 0)) / ((t1 - t0) / 1000)) * 100;
       const othersPct: [number, number] = [Math.max(0, corePct(0) - window.generator.cpuPct), Math.max(0, corePct(1) - cpuPct)];
       // The generator limits the measurement when its core is nearly full, or when its own lateness (busy,
@@ -165,7 +173,7 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
       const row: Row = {
         mode,
         n,
-        bridge: { cpuPct, rssKiB, liveKiB: mem.heapUsedKiB + mem.externalKiB, loopP50Ms: loop.p50Ms, loopP99Ms: loop.p99Ms, loopMaxMs: loop.maxMs, gc: loop.gc, warnLines: bridge.warnLines - warn0 },
+        bridge: { cpuPct, sysPct, rssKiB, liveKiB: mem.heapUsedKiB + mem.externalKiB, loopP50Ms: loop.p50Ms, loopP99Ms: loop.p99Ms, loopMaxMs: loop.maxMs, gc: loop.gc, warnLines: bridge.warnLines - warn0 },
         window,
         rampSeconds,
         othersPct,
@@ -213,6 +221,7 @@ function summarise(mode: Mode, rows: Row[], stoppedBecause: string): ModeResult 
   const fitRows = rows.filter((r) => r.limit === '');
   const xs = fitRows.map((r) => r.n);
   const cpuFit = linearFit(xs, fitRows.map((r) => r.bridge.cpuPct));
+  const sysFit = linearFit(xs, fitRows.map((r) => r.bridge.sysPct));
   const rssFit = linearFit(xs, fitRows.map((r) => r.bridge.rssKiB));
   const liveFit = linearFit(xs, fitRows.map((r) => r.bridge.liveKiB));
   let largestCleanN = 0;
@@ -227,7 +236,7 @@ function summarise(mode: Mode, rows: Row[], stoppedBecause: string): ModeResult 
   }
   const firstGeneratorLimitedN = rows.find((r) => r.limit === 'generator')?.n;
   const cleanLevels = rows.filter((r) => r.n > 0 && isClean(r)).map((r) => r.n);
-  return { mode, rows, cpuFit, rssFit, liveFit, cleanLevels, largestCleanN, cleanUpToLastLevel, firstGeneratorLimitedN, stoppedBecause };
+  return { mode, rows, cpuFit, sysFit, rssFit, liveFit, cleanLevels, largestCleanN, cleanUpToLastLevel, firstGeneratorLimitedN, stoppedBecause };
 }
 
 // --- formatting ---------------------------------------------------------------
@@ -239,7 +248,7 @@ const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '–');
 const HEADER = [
   'mode',
   'N',
-  'bridge CPU % core',
+  'bridge CPU % core (kernel)',
   'CPU/call %',
   'RSS MiB',
   'live heap+ext MiB',
@@ -264,7 +273,7 @@ function cells(r: Row, idle: Row | undefined): string[] {
   return [
     r.mode,
     String(r.n),
-    f1(r.bridge.cpuPct),
+    `${f1(r.bridge.cpuPct)} (${f1(r.bridge.sysPct)})`,
     r.n > 0 ? f3(perCall) : '–',
     f1(r.bridge.rssKiB / 1024),
     f1(r.bridge.liveKiB / 1024),
@@ -287,7 +296,7 @@ function cells(r: Row, idle: Row | undefined): string[] {
 function formatRow(r: Row): string {
   const w = r.window;
   return (
-    `  N=${String(r.n).padStart(4)}  bridge ${f1(r.bridge.cpuPct).padStart(5)} % core, RSS ${f1(r.bridge.rssKiB / 1024)} MiB, loop p99 ${f2(r.bridge.loopP99Ms)} max ${f1(r.bridge.loopMaxMs)} ms, GC ${r.bridge.gc.count}× ${f1(r.bridge.gc.totalMs)} ms max ${f1(r.bridge.gc.maxMs)} | ` +
+    `  N=${String(r.n).padStart(4)}  bridge ${f1(r.bridge.cpuPct).padStart(5)} % core (kernel ${f1(r.bridge.sysPct)}), RSS ${f1(r.bridge.rssKiB / 1024)} MiB, loop p99 ${f2(r.bridge.loopP99Ms)} max ${f1(r.bridge.loopMaxMs)} ms, GC ${r.bridge.gc.count}× ${f1(r.bridge.gc.totalMs)} ms max ${f1(r.bridge.gc.maxMs)} | ` +
     `in ${f2(w.inbound.p50Ms)}/${f2(w.inbound.p99Ms)}/${f1(w.inbound.maxMs)} ms (${w.inbound.frames} fr) | out ${f2(w.outbound.p50Ms)}/${f2(w.outbound.p99Ms)}/${f1(w.outbound.maxMs)} ms (${w.outbound.frames} fr) | ` +
     `late ${w.inbound.late}/${w.outbound.late} dropped ${w.inbound.dropped}/${w.outbound.dropped} fills ${w.silenceFills} | gen ${f1(w.generator.cpuPct)} % loop p99 ${f2(w.generator.loopP99Ms)} tick p99 ${f2(w.generator.tickLateP99Ms)} ms | others ${Math.round(r.othersPct[0])}/${Math.round(r.othersPct[1])} %` +
     (r.limit ? `  [${r.limit}]` : '')
@@ -305,7 +314,7 @@ function fitLine(m: ModeResult): string {
   const c = m.cpuFit;
   const s = m.rssFit;
   return (
-    `${m.mode}: CPU = ${f3(c.intercept)} % + ${f3(c.slope)} % × N (R² ${f3(c.r2)}, ${c.points} levels) → ${Number.isFinite(c.slope) ? Math.floor(100 / c.slope) : '–'} calls per core; ` +
+    `${m.mode}: CPU = ${f3(c.intercept)} % + ${f3(c.slope)} % × N (R² ${f3(c.r2)}, ${c.points} levels) → ${Number.isFinite(c.slope) ? Math.floor(100 / c.slope) : '–'} calls per core, of which the kernel ${f3(m.sysFit.slope)} % × N; ` +
     `RSS = ${f1(s.intercept / 1024)} MiB + ${f1(s.slope)} KiB × N (R² ${f3(s.r2)}); ` +
     `live heap+external after GC = ${f1(m.liveFit.intercept / 1024)} MiB + ${f1(m.liveFit.slope)} KiB × N (R² ${f3(m.liveFit.r2)}); ` +
     `largest clean N ${m.largestCleanN}${m.cleanUpToLastLevel ? ' (clean at every level run: a lower bound)' : ''} (levels clean on their own: ${m.cleanLevels.length > 0 ? m.cleanLevels.join(', ') : 'none'})` +
@@ -374,7 +383,7 @@ async function main(): Promise<void> {
     '',
     'What each number is:',
     '',
-    '- **bridge CPU % core**: utime+stime of the bridge process (all threads, /proc/<pid>/stat) over the window ÷ wall time; 100 % = the one core it is pinned to. **CPU/call**: (CPU at N − CPU at N=0) ÷ N.',
+    '- **bridge CPU % core**: utime+stime of the bridge process (all threads, /proc/<pid>/stat) over the window ÷ wall time; 100 % = the one core it is pinned to; in brackets, the kernel\'s part (stime): on loopback that is mostly the socket writes, which also carry the receiving side\'s TCP work. **CPU/call**: (CPU at N − CPU at N=0) ÷ N.',
     '- **RSS**: VmRSS of the bridge at the end of the window (/proc/<pid>/status). **live heap+ext**: V8 heapUsed + external (Buffers, typed arrays, WASM memory) right after a full GC in the bridge (the bench starts it with --expose-gc; the probe collects only at that moment). Calls are added, never removed, during a mode; the target is judged on the RSS slope.',
     '- **loop p99 / max**: the bridge\'s event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution, the sampling interval subtracted) over the window, from a bench-only preload (bench/load/loop-probe.ts). **GC pauses**: the bridge\'s garbage-collection pauses over the window (PerformanceObserver \'gc\'): count, total and longest.',
     '- **in**: added latency per caller frame, from the generator writing a Twilio `media` frame to the generator reading the matching `input_audio_buffer.append` (the k-th append of a call is the k-th frame: the bridge forwards each 20 ms frame as one append, in order). **out**: from the peer writing a 20 ms `response.output_audio.delta` to Twilio\'s side having received all of that delta\'s audio in `media` frames (matched by byte count). Replies stream in real time (one 20 ms delta per 20 ms), so the bridge\'s pacer (≤ 200 ms lead) never holds a frame back: the figure is processing + loopback + both event loops, never pacing. Both include the generator\'s own loop delay (shown in the gen columns).',

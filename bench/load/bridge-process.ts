@@ -31,8 +31,6 @@ export interface BridgeProcessOptions {
   readonly apiKey: string;
   /** CPU list for taskset, e.g. "1"; undefined runs unpinned. */
   readonly cpu: string | undefined;
-  /** Write a V8 CPU profile of the bridge into this directory (when it exits). */
-  readonly profileDir?: string;
 }
 
 export class BridgeProcess {
@@ -78,9 +76,8 @@ export class BridgeProcess {
 
   static async start(o: BridgeProcessOptions): Promise<BridgeProcess> {
     const port = await freePort();
-    const profile = o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`];
     // --expose-gc only lets the probe collect before reading live memory; nothing else calls gc().
-    const nodeArgs = [...profile, '--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', 'src/server.ts'];
+    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', 'src/server.ts'];
     const [cmd, args] = o.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', o.cpu, process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, {
       cwd: root,
@@ -136,12 +133,22 @@ export class BridgeProcess {
     return this.#tail.join('\n');
   }
 
-  cpuSeconds(): number {
+  /** User and kernel CPU seconds of the bridge so far. */
+  cpuSeconds(): { user: number; system: number } {
     return procCpuSeconds(this.pid);
   }
 
   rssKiB(): number {
     return procRssKiB(this.pid);
+  }
+
+  /** V8 CPU profile of the bridge from here until `stopProfile` (the probe's inspector session). */
+  startProfile(): void {
+    this.#child.send({ profile: { start: true } });
+  }
+
+  stopProfile(file: string): void {
+    this.#child.send({ profile: { stopTo: file } });
   }
 
   resetLoop(): void {

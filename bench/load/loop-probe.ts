@@ -5,6 +5,8 @@
 // imports it. Also reports live memory after a full GC on request. Costs one
 // 10 ms sampling timer and a few IPC messages per measurement window.
 
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 const RESOLUTION_MS = 10;
@@ -47,8 +49,28 @@ export interface LoopSample {
   readonly gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMaxMs: number };
 }
 
+// A V8 CPU profile of one measured window only (bench --profile=DIR): startup and ramps stay out of it.
+let profiler: Session | undefined;
+function startProfile(): void {
+  profiler = new Session();
+  profiler.connect();
+  profiler.post('Profiler.enable');
+  profiler.post('Profiler.start');
+}
+function stopProfile(file: string): void {
+  const session = profiler;
+  profiler = undefined;
+  session?.post('Profiler.stop', (err, result) => {
+    if (err === null) writeFileSync(file, JSON.stringify(result.profile));
+    session.disconnect();
+  });
+}
+
 if (process.send !== undefined) {
   process.on('message', (message: unknown) => {
+    const profile = (message as { profile?: { start?: true; stopTo?: string } }).profile;
+    if (profile?.start === true) return startProfile();
+    if (profile?.stopTo !== undefined) return stopProfile(profile.stopTo);
     if (message === 'loop:reset') {
       histogram.reset();
       resetGc();
