@@ -212,9 +212,19 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       const traceId = stream.traceId;
       // Every line of the call carries its trace ids, whether or not the pino instrumentation is loaded.
       const log = traceId ? request.log.child({ trace_id: traceId, span_id: stream.spanContext.spanId }) : request.log;
+      // The upgraded TCP socket ws writes to: corking it merges a tick's messages into one write.
+      const tcp = request.raw.socket;
       const session = stream.run(() => new CallSession(
         {
           send: (text) => socket.send(text),
+          corked: (fn) => {
+            tcp.cork();
+            try {
+              fn();
+            } finally {
+              tcp.uncork();
+            }
+          },
           close: (code, reason) => socket.close(code, reason),
           get bufferedAmount() {
             return socket.bufferedAmount;

@@ -15,6 +15,13 @@ const TICK_MS = 20;
 /** A mark every few frames bounds truncation error to that many ms at a fraction of one mark per frame. */
 const FRAMES_PER_MARK = 3;
 
+/** Twilio's socket as this path sees it. */
+export interface TwilioSink {
+  send(text: string): void;
+  /** Runs `fn`; what it sends leaves in one socket write (a media frame and its mark: one syscall, not two). */
+  corked(fn: () => void): void;
+}
+
 export interface AssistantAudioStats {
   framesOut: number;
   maxLeadMs: number;
@@ -40,7 +47,7 @@ export class AssistantAudioPath {
     mode: AudioMode,
     maxLeadMs: number,
     private readonly streamSid: string,
-    private readonly sendToTwilio: (text: string) => void,
+    private readonly twilio: TwilioSink,
     private readonly now: () => number,
     private readonly twilioReady: () => boolean = () => true,
     private readonly telemetry: CallTelemetry = NO_TELEMETRY,
@@ -95,6 +102,10 @@ export class AssistantAudioPath {
 
   /** Sends what pacing allows now. Runs on its own timer while audio is queued. */
   tick(): void {
+    this.twilio.corked(this.#send);
+  }
+
+  readonly #send = (): void => {
     const now = this.now();
     let sent = false;
     if (!this.twilioReady()) {
@@ -102,7 +113,7 @@ export class AssistantAudioPath {
       return this.#schedule();
     }
     for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
-      this.sendToTwilio(mediaMessage(this.streamSid, frame.bytes));
+      this.twilio.send(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
       this.stats.framesOut++;
       this.telemetry.audioSent();
@@ -118,7 +129,7 @@ export class AssistantAudioPath {
       if (this.#pacer.queuedMs === 0) this.#placeMark();
     }
     this.#schedule();
-  }
+  };
 
   /**
    * Barge-in: clear Twilio's playback buffer, drop queued audio and filter
@@ -127,7 +138,7 @@ export class AssistantAudioPath {
   interrupt(): Interruption | undefined {
     if (!this.isPlaying) return undefined;
     const queuedItem = this.#pacer.headItemId;
-    this.sendToTwilio(clearMessage(this.streamSid));
+    this.twilio.send(clearMessage(this.streamSid));
     this.#pacer.clear(this.now());
     this.#transcoder?.reset();
     this.#framesSinceMark = 0;
@@ -155,7 +166,7 @@ export class AssistantAudioPath {
   #placeMark(): void {
     this.#framesSinceMark = 0;
     const name = this.ledger.placeMark(this.now());
-    if (name !== undefined) this.sendToTwilio(markMessage(this.streamSid, name));
+    if (name !== undefined) this.twilio.send(markMessage(this.streamSid, name));
   }
 
   #addReceived(itemId: string, ms: number): void {

@@ -19,7 +19,7 @@ import type { UpstreamConnector } from '../upstream/connect.js';
 import { RealtimeLink, STABLE_SESSION_MS, type ConnectAttempt, type SessionKind } from '../upstream/realtime-link.js';
 import type { ReconnectPolicy } from '../upstream/reconnect-policy.js';
 import type { ServerEvent } from '../upstream/server-events.js';
-import { AssistantAudioPath } from './assistant-audio.js';
+import { AssistantAudioPath, type TwilioSink } from './assistant-audio.js';
 import { CallerAudioPath } from './caller-audio.js';
 import { ConversationLog } from './conversation-log.js';
 import { MessageRateLimit } from './message-rate-limit.js';
@@ -27,8 +27,7 @@ import { OutageGuard } from './outage-guard.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 /** The Twilio side as the session sees it: a text socket. */
-export interface TwilioSocket {
-  send(text: string): void;
+export interface TwilioSocket extends TwilioSink {
   close(code: number, reason: string): void;
   /** Bytes queued towards Twilio and not yet written: grows when Twilio (or the network) is slow. */
   readonly bufferedAmount: number;
@@ -343,7 +342,7 @@ export class CallSession {
       this.options.audioMode,
       this.options.maxOutboundLeadMs,
       start.streamSid,
-      (text) => this.twilio.send(text),
+      this.twilio,
       this.#now,
       // Audio waits in the pacer (bounded) while Twilio's socket is backed up, instead of piling into it.
       () => this.twilio.bufferedAmount < TWILIO_SOFT_BACKLOG_BYTES,
