@@ -1,0 +1,154 @@
+// `npm run bench:parse`: the cost of reading one inbound Twilio `media` frame,
+// the byte-level fast path (parseTwilioMessage(Buffer)) against the full path
+// it replaces (Buffer → toString() → JSON.parse → field checks), in one
+// process, rounds interleaved so both see the same machine noise. Frames are
+// built by the call simulator's writer (our stand-ins' key order) and in
+// Twilio's own key order (streamSid last). Prints and writes
+// bench/results/parse-bench.{json,md}: ns per frame, frames/s, heap bytes per
+// frame and the ratio. Only ratios from one run are meaningful on a noisy machine.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { mediaMessage, newStreamSid } from '../src/devtools/call-simulator/index.js';
+import { parseMediaFast, parseTwilioMessage } from '../src/twilio/media-stream-messages.js';
+import { allocationPerCall, forceGc, type AllocationResult } from './alloc.js';
+
+const ROUNDS = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 9);
+const FRAMES = 3000; // 60 s of one call's 20 ms frames
+const root = new URL('..', import.meta.url);
+
+// Deterministic μ-law-looking bytes: the parser never decodes them, only their base64 length matters.
+function payloads(): string[] {
+  let s = 0x12345678;
+  const out: string[] = [];
+  for (let f = 0; f < FRAMES; f++) {
+    const m = Buffer.alloc(160);
+    for (let i = 0; i < 160; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      m[i] = s & 0xff;
+    }
+    out.push(m.toString('base64'));
+  }
+  return out;
+}
+
+interface Layout {
+  name: string;
+  frames: Buffer[];
+}
+
+function layouts(): Layout[] {
+  const streamSid = newStreamSid();
+  const b64 = payloads();
+  const ours = b64.map((payload, f) => Buffer.from(mediaMessage({ sequenceNumber: f + 3, streamSid, chunk: f + 1, timestamp: 20 * f, payload })));
+  const twilio = b64.map((payload, f) =>
+    Buffer.from(`{"event":"media","sequenceNumber":"${f + 3}","media":{"track":"inbound","chunk":"${f + 1}","timestamp":"${20 * f}","payload":"${payload}"},"streamSid":"${streamSid}"}`),
+  );
+  for (const frames of [ours, twilio]) {
+    for (const buf of frames) {
+      const slow = parseTwilioMessage(buf.toString());
+      if (parseMediaFast(buf) === undefined || !slow.ok) throw new Error('bench: a frame misses the fast path or is invalid');
+    }
+  }
+  return [
+    { name: 'stand-in order (streamSid first)', frames: ours },
+    { name: "Twilio's order (streamSid last)", frames: twilio },
+  ];
+}
+
+interface Path {
+  name: string;
+  run: (buf: Buffer) => boolean;
+}
+
+const PATHS: Path[] = [
+  { name: 'full: toString + JSON.parse + checks', run: (buf) => parseTwilioMessage(buf.toString()).ok },
+  { name: 'fast: parseTwilioMessage(Buffer)', run: (buf) => parseTwilioMessage(buf).ok },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** ns per frame per round for each path; the order rotates every round. */
+function timeInterleaved(frames: Buffer[], rounds: number): number[][] {
+  const per: number[][] = PATHS.map(() => []);
+  let sink = 0;
+  for (let r = -1; r < rounds; r++) {
+    for (let k = 0; k < PATHS.length; k++) {
+      const c = (k + Math.max(0, r)) % PATHS.length;
+      const run = PATHS[c]!.run;
+      forceGc(); // every segment starts from a collected heap
+      const t0 = process.hrtime.bigint();
+      // 10 passes over the frames per segment: long enough to swamp timer resolution.
+      for (let pass = 0; pass < 10; pass++) for (let f = 0; f < frames.length; f++) if (run(frames[f]!)) sink++;
+      const ns = Number(process.hrtime.bigint() - t0) / (10 * frames.length);
+      if (r >= 0) per[c]!.push(ns); // round -1 warms up JIT and caches
+    }
+  }
+  if (sink < 0) console.log(sink);
+  return per;
+}
+
+interface Row {
+  layout: string;
+  path: string;
+  ns: number;
+  rounds: number[];
+  allocation: AllocationResult;
+}
+
+const fmtNs = (ns: number): string => `${Math.round(ns)} ns`;
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const all = layouts();
+  const frameBytes = all[0]!.frames[0]!.length;
+  console.log(`parse bench: ${FRAMES} media frames of ~${frameBytes} bytes per layout, ${ROUNDS} interleaved rounds, node ${process.version}, ${cpus()[0]?.model ?? '?'} × ${cpus().length}`);
+  const rows: Row[] = [];
+  for (const layout of all) {
+    console.log(`timing ${layout.name} …`);
+    const rounds = timeInterleaved(layout.frames, ROUNDS);
+    for (const [k, path] of PATHS.entries()) {
+      // Runs short enough that no scavenge lands inside them: both paths allocate, so the slope is only readable without a GC.
+      const allocation = await allocationPerCall((i) => path.run(layout.frames[i % FRAMES]!), 1000, 5000);
+      rows.push({ layout: layout.name, path: path.name, ns: median(rounds[k]!), rounds: rounds[k]!, allocation });
+    }
+  }
+
+  const lines: string[] = [];
+  lines.push(`Run ${started.toISOString()}, node ${process.version}, ${cpus()[0]?.model ?? '?'} × ${cpus().length} cores; ${FRAMES} frames (160 μ-law bytes each, ~${frameBytes} bytes of JSON) × 10 passes per round, ${ROUNDS} interleaved rounds, median of round means.`);
+  lines.push('');
+  lines.push('| frame layout | path | ns/frame | frames/s | heap bytes/frame | full ÷ this |');
+  lines.push('|---|---|---:|---:|---:|---:|');
+  const ratios: { layout: string; fullNs: number; fastNs: number; ratio: number }[] = [];
+  for (let i = 0; i < rows.length; i += PATHS.length) {
+    const full = rows[i]!;
+    const fast = rows[i + 1]!;
+    ratios.push({ layout: full.layout, fullNs: full.ns, fastNs: fast.ns, ratio: full.ns / fast.ns });
+    for (const r of [full, fast]) {
+      lines.push(`| ${r.layout} | ${r.path} | ${fmtNs(r.ns)} | ${Math.round(1e9 / r.ns).toLocaleString('en-US')} | ${r.allocation.gcs === 0 ? r.allocation.bytesPerCall.toFixed(0) : 'n/a (GC while measuring)'} | ${(full.ns / r.ns).toFixed(2)}× |`);
+    }
+  }
+  lines.push('');
+  lines.push('full: what the bridge did with the socket\'s Buffer before the fast path (decode to a string, JSON.parse, check every field). fast: the same call with the Buffer, which reads the fixed media layout from the bytes and falls back to the full path for anything else.');
+  lines.push('heap bytes/frame: slope of heap growth over 1,000 and 5,000 frames (bench/alloc.ts), garbage included: for the fast path that is the result, its message, the streamSid and payload strings (track "inbound" is a constant).');
+  const text = lines.join('\n');
+  console.log('\n' + text + '\n');
+  for (const r of ratios) console.log(`${r.layout}: full ${fmtNs(r.fullNs)}, fast ${fmtNs(r.fastNs)}, fast path ${r.ratio.toFixed(2)}× faster`);
+
+  const dir = new URL('bench/results/', root);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    new URL('parse-bench.json', dir),
+    JSON.stringify({ started: started.toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, frames: FRAMES, rounds: ROUNDS, rows, ratios }, null, 2) + '\n',
+  );
+  writeFileSync(new URL('parse-bench.md', dir), `# Parse bench (\`npm run bench:parse\`)\n\n${text}\n`);
+  console.log('wrote bench/results/parse-bench.json and bench/results/parse-bench.md');
+}
+
+await main();
