@@ -210,8 +210,8 @@ export class CallSession {
     try {
       if (isBinary) return this.end('rejected', 'binary frame on a Media Streams socket', CLOSE_UNSUPPORTED);
       if (!this.#rate.take(this.#now())) return this.end('rejected', 'Twilio message rate exceeded', CLOSE_POLICY);
-      const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
-      const parsed = parseTwilioMessage(text);
+      // The Buffer itself goes to the parser: media frames are read from its bytes, without a string or JSON.parse.
+      const parsed = parseTwilioMessage(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
       if (!parsed.ok) return this.#ignore(`${parsed.reason}: ${parsed.detail}`);
       this.#handle(parsed.message);
     } catch (err) {
