@@ -1,15 +1,18 @@
 // `npm run bench:load`: N simultaneous simulated calls against the bridge, in
-// real time, for AUDIO_MODE=pcmu (passthrough baseline) and pcm24k
-// (transcoding) in the same run. The bridge runs as its own process pinned to
-// core 1; this process (the load generator: Twilio's side of every call and a
-// lean realtime peer, bench/load/generator.ts) pins itself to core 0. For
-// each mode and N it prints and writes (bench/results/load.{json,md}): the
-// bridge's CPU and RSS, its event-loop delay, added latency per frame in
+// real time, in three modes in the same run: `relay`, a minimal reference
+// passthrough relay of the common sample kind (bench/load/reference-relay.ts:
+// no DSP, no security, pcmu audio), the baseline the issue's CPU target is
+// stated against; `pcmu`, the bridge with AUDIO_MODE=pcmu (passthrough); and
+// `pcm24k`, the bridge transcoding. The process under test runs on its own,
+// pinned to core 1; this process (the load generator: Twilio's side of every
+// call and a lean realtime peer, bench/load/generator.ts) pins itself to core
+// 0. For each mode and N it prints and writes (bench/results/load.{json,md}):
+// the process's CPU and RSS, its event-loop delay, added latency per frame in
 // each direction, late and dropped frames, the generator's own CPU and loop
 // delay, linear fits of CPU and RSS against N, the largest clean N, and the
-// pcm24k/pcmu CPU ratio.
+// CPU-per-call ratios pcm24k/pcmu, pcm24k/relay and pcmu/relay.
 //
-//   npm run bench:load                      full run (~8 minutes)
+//   npm run bench:load                      full run (~12 minutes)
 //   npm run bench:load -- --quick           smoke run (~1 minute)
 //   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
 
@@ -24,7 +27,9 @@ import { LoadGenerator, type WindowStats } from './load/generator.js';
 import type { LoopSample } from './load/loop-probe.js';
 import { cpuBusySeconds, linearFit, procAllowedCpus, type LinearFit } from './load/stats.js';
 
-type Mode = 'pcm24k' | 'pcmu';
+/** `relay` is the reference relay carrying pcmu audio; the others are the bridge's AUDIO_MODE. */
+type Mode = 'relay' | 'pcm24k' | 'pcmu';
+const ALL_MODES: readonly Mode[] = ['relay', 'pcmu', 'pcm24k'];
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -32,7 +37,8 @@ const QUICK = argv.includes('--quick');
 const LEVELS = (flag('levels') ?? (QUICK ? '0,10,40' : '0,50,100,150,200,250,300,350,400,500,600,800')).split(',').map(Number);
 const WINDOW_S = Number(flag('window') ?? (QUICK ? 4 : 10));
 const SETTLE_S = Number(flag('settle') ?? (QUICK ? 1.5 : 3));
-const MODES = (flag('modes') ?? 'pcmu,pcm24k').split(',') as Mode[];
+const MODES = (flag('modes') ?? ALL_MODES.join(',')).split(',') as Mode[];
+for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m}: --modes= takes ${ALL_MODES.join(', ')}`);
 const MODE_BUDGET_S = Number(flag('mode-budget') ?? 270);
 const BARGE_IN_EVERY = 4;
 /** --profile=DIR: a V8 CPU profile of the bridge over each measured window, DIR/bridge-<mode>-<N>.cpuprofile. */
@@ -41,6 +47,8 @@ if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 const WARMUP_CALLS = 20;
 const WARMUP_S = QUICK ? 5 : 10;
 
+/** The issue's CPU target relative to the reference passthrough: 0.20 % of a core per call against its 0.25 %. */
+const RELAY_RATIO_TARGET = 0.2 / 0.25;
 /** Added latency budget per frame and direction (the issue's target). */
 const LATENCY_TARGET_MS = 5;
 /** Past this the generator, not the bridge, may be what limits the run. */
@@ -108,28 +116,31 @@ function pinSelf(cpu: string): string | undefined {
 }
 
 async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
+  // The reference relay carries μ-law both ways, as the bridge does in pcmu mode.
+  const audioMode = mode === 'relay' ? 'pcmu' : mode;
   const gen = new LoadGenerator({
     publicUrl: PUBLIC_URL,
     authToken: AUTH_TOKEN,
     accountSid: ACCOUNT_SID,
     apiKey: API_KEY,
-    audio: loadAudio(mode),
+    audio: loadAudio(audioMode),
     bargeInEvery: BARGE_IN_EVERY,
   });
   const peerUrl = await gen.listen();
   const bridge = await BridgeProcess.start({
-    mode,
+    mode: audioMode,
     openaiBaseUrl: peerUrl,
     publicUrl: PUBLIC_URL,
     accountSid: ACCOUNT_SID,
     authToken: AUTH_TOKEN,
     apiKey: API_KEY,
     cpu: pinned ? '1' : undefined,
+    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : {}),
   });
   gen.setBridgeUrl(bridge.url);
-  console.log(`\n[${mode}] bridge pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
+  console.log(`\n[${mode}] ${mode === 'relay' ? 'reference relay' : 'bridge'} pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
   gen.start();
-  // Warm-up: a few calls through every code path (webhook, tickets, WASM, barge-in) so JIT and lazy
+  // Warm-up: a few calls through every code path (webhook, tickets, WASM, barge-in; the relay's fewer) so JIT and lazy
   // initialisation are not billed to the first level; then the bridge idles for N=0.
   for (let i = 0; i < WARMUP_CALLS; i++) await gen.addCall();
   await sleep(WARMUP_S * 1000);
@@ -326,6 +337,7 @@ function verdicts(results: ModeResult[]): string[] {
   const out: string[] = [];
   const pcm = results.find((r) => r.mode === 'pcm24k');
   const mu = results.find((r) => r.mode === 'pcmu');
+  const relay = results.find((r) => r.mode === 'relay');
   const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   if (pcm) {
     out.push(`${mark(pcm.cpuFit.slope <= 0.2)} pcm24k CPU per call ${f3(pcm.cpuFit.slope)} % of a core (target ≤ 0.200 %, ≥ 500 calls/core)`);
@@ -340,7 +352,19 @@ function verdicts(results: ModeResult[]): string[] {
     const ratio = pcm.cpuFit.slope / mu.cpuFit.slope;
     out.push(`${mark(ratio <= 1.5)} pcm24k / pcmu CPU per call ${f2(ratio)}× (target ≤ 1.5×)`);
   }
+  if (pcm && relay) {
+    const ratio = pcm.cpuFit.slope / relay.cpuFit.slope;
+    out.push(
+      `${Number.isFinite(ratio) ? mark(ratio <= RELAY_RATIO_TARGET) : 'n/a (no fit for one of the modes)'} pcm24k CPU per call ÷ relay CPU per call (same run) ${f2(ratio)}× (target ≤ ${f2(RELAY_RATIO_TARGET)}×: the issue's 0.20 % against the reference passthrough's 0.25 %)`,
+    );
+  }
+  if (mu && relay) out.push(`info pcmu CPU per call ÷ relay CPU per call (same run) ${f2(mu.cpuFit.slope / relay.cpuFit.slope)}×`);
   if (mu) out.push(`info pcmu CPU per call ${f3(mu.cpuFit.slope)} %, memory ${f1(mu.rssFit.slope)} KiB, clean up to N=${mu.largestCleanN}`);
+  if (relay) {
+    out.push(
+      `info relay (reference passthrough) CPU per call ${f3(relay.cpuFit.slope)} % (the issue assumed ≈ 0.25 % on this kind of machine), of which the kernel ${f3(relay.sysFit.slope)} %; memory ${f1(relay.rssFit.slope)} KiB, clean up to N=${relay.largestCleanN}`,
+    );
+  }
   return out;
 }
 
@@ -368,7 +392,7 @@ async function main(): Promise<void> {
   const md = [
     '# Load bench (`npm run bench:load`)',
     '',
-    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; bridge pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0. ` +
+    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; modes ${MODES.join(', ')}, one after the other; the process under test (the bridge, or the reference relay in mode relay) pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0. ` +
       `Levels ${LEVELS.join(', ')} calls; ${SETTLE_S} s settle + ${WINDOW_S} s measured window per level. Load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end (other work on the machine shares these cores).`,
     '',
     table(rows),
@@ -383,6 +407,7 @@ async function main(): Promise<void> {
     '',
     'What each number is:',
     '',
+    '- **mode**: `relay` is a reference passthrough relay of the common Twilio ↔ OpenAI Realtime sample kind, written for this bench (bench/load/reference-relay.ts): fastify + @fastify/websocket towards Twilio, `ws` upstream, every message JSON-parsed and re-serialised, μ-law passed through, a mark every 3rd frame, `clear` at a barge-in; no signature checks, tickets, DSP, pacing, truncation, cancellation, limits or telemetry. The issue states its CPU target against such a relay (≈ 0.25 % of a core per call; pcm24k ≤ 0.20 %, i.e. ≤ 0.8× the relay), so it is measured in the same run, under the same generator, preload and pinning, and the verdict is the ratio. `pcmu` is the bridge with AUDIO_MODE=pcmu (passthrough, every protection on); `pcm24k` the bridge transcoding to PCM16 24 kHz for the AI. In the columns below, "the bridge" means whichever process is under test.',
     '- **bridge CPU % core**: utime+stime of the bridge process (all threads, /proc/<pid>/stat) over the window ÷ wall time; 100 % = the one core it is pinned to; in brackets, the kernel\'s part (stime): on loopback that is mostly the socket writes, which also carry the receiving side\'s TCP work. **CPU/call**: (CPU at N − CPU at N=0) ÷ N.',
     '- **RSS**: VmRSS of the bridge at the end of the window (/proc/<pid>/status). **live heap+ext**: V8 heapUsed + external (Buffers, typed arrays, WASM memory) right after a full GC in the bridge (the bench starts it with --expose-gc; the probe collects only at that moment). Calls are added, never removed, during a mode; the target is judged on the RSS slope.',
     '- **loop p99 / max**: the bridge\'s event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution, the sampling interval subtracted) over the window, from a bench-only preload (bench/load/loop-probe.ts). **GC pauses**: the bridge\'s garbage-collection pauses over the window (PerformanceObserver \'gc\'): count, total and longest.',
@@ -390,7 +415,7 @@ async function main(): Promise<void> {
     '- **others on core 0 / 1**: CPU time that other processes (and the kernel) took on the generator\'s core and on the bridge\'s core during the window (/proc/stat per-CPU busy time minus the generator\'s or the bridge\'s own), % of a core. The machine is shared: where these are high, latency and loop-delay figures measure the neighbours as much as the bridge; CPU per call is counted in the bridge\'s own CPU time and is less affected.',
     '- **silence fills**: appends of silence the bridge inserted on its own because a call\'s media looked quiet for > 200 ms by its clock (the generator recognises them by size and a digitally silent tail; the caller\'s speech rides on a DC offset so it never has a zero sample). With media flowing every 20 ms they mean a stall of the bridge\'s or the generator\'s loop; they are not matched to caller frames.',
     '- **late**: frames whose added latency exceeded 20 ms (one frame period). **dropped**: frames sent more than 1 s earlier that never came out the other side, new during the window (reply audio the bridge discards on purpose at a barge-in is not counted).',
-    `- **turns / barge-ins**: each call runs an 8 s turn cycle: caller speaks 1.5 s, the AI answers 4 s; one turn in ${BARGE_IN_EVERY} is interrupted 1.5 s into the answer (speech_started → the bridge clears Twilio, truncates, cancels). Counted over the window, all calls.`,
+    `- **turns / barge-ins**: each call runs an 8 s turn cycle: caller speaks 1.5 s, the AI answers 4 s; one turn in ${BARGE_IN_EVERY} is interrupted 1.5 s into the answer (speech_started → the bridge clears Twilio, truncates, cancels; the relay only clears). Counted over the window, all calls.`,
     `- **gen CPU / loop / tick late**: the generator's own CPU (% of its core), event-loop delay p99, and how late its shared clock ran the 2 ms phase steps at p99. **limit** \`generator\` when gen CPU ≥ ${GEN_CPU_LIMIT_PCT} %, or when, with gen CPU ≥ ${GEN_BUSY_PCT} %, its tick lateness p99 exceeds ${GEN_LATE_LIMIT_MS} ms and half the measured p99 latency: from there the generator, not the bridge, bounds what is measured. \`bridge-saturated\`: the bridge used ≥ ${BRIDGE_SATURATED_PCT} % of its core. \`noisy neighbours\`: other processes took ≥ ${NOISY_NEIGHBOURS_PCT} % of either core during the window; such levels are shown but left out of the fits and of the clean-N verdict.`,
     '',
   ].join('\n');

@@ -1,5 +1,6 @@
-// Bench-only: runs the bridge under test as its own process, from source as
-// `npm run dev` does, pinned to one core with taskset, with the loop probe
+// Bench-only: runs the bridge under test (or, for the bench's `relay` mode,
+// the reference relay, bench/load/reference-relay.ts) as its own process,
+// from source as `npm run dev` does, pinned to one core with taskset, with the loop probe
 // preloaded. Reads its CPU time and RSS from /proc and its event-loop delay
 // over IPC. Stops only the process it started, by its pid.
 
@@ -31,6 +32,8 @@ export interface BridgeProcessOptions {
   readonly apiKey: string;
   /** CPU list for taskset, e.g. "1"; undefined runs unpinned. */
   readonly cpu: string | undefined;
+  /** The entry script, relative to the repository root; default src/server.ts (the bridge). */
+  readonly entry?: string;
 }
 
 export class BridgeProcess {
@@ -77,7 +80,7 @@ export class BridgeProcess {
   static async start(o: BridgeProcessOptions): Promise<BridgeProcess> {
     const port = await freePort();
     // --expose-gc only lets the probe collect before reading live memory; nothing else calls gc().
-    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', 'src/server.ts'];
+    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', o.entry ?? 'src/server.ts'];
     const [cmd, args] = o.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', o.cpu, process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, {
       cwd: root,

@@ -1,6 +1,6 @@
 // Bench-only preload for the bridge process under `npm run bench:load`
-// (`node --import tsx --import ./bench/load/loop-probe.ts src/server.ts`):
-// samples the bridge's event-loop delay with perf_hooks and answers the load
+// (`node --import tsx --import ./bench/load/loop-probe.ts src/server.ts`, or
+// bench/load/reference-relay.ts in its place): samples the bridge's event-loop delay with perf_hooks and answers the load
 // generator over the IPC channel it was spawned with. Product code never
 // imports it. Also reports live memory after a full GC on request. Costs one
 // 10 ms sampling timer and a few IPC messages per measurement window.
