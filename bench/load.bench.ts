@@ -15,6 +15,8 @@
 //   npm run bench:load                      full run (~12 minutes)
 //   npm run bench:load -- --quick           smoke run (~1 minute)
 //   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
+//   npm run bench:load -- --modes=pcm24k --bridge-node-flags=--max-semi-space-size=64
+//   npm run bench:load -- --levels=0,150 --profile=/tmp/prof   V8 profile of each window
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,8 @@ const BARGE_IN_EVERY = 4;
 /** --profile=DIR: a V8 CPU profile of the bridge over each measured window, DIR/bridge-<mode>-<N>.cpuprofile. */
 const PROFILE_DIR = flag('profile') === undefined ? undefined : resolve(flag('profile')!);
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
+/** --bridge-node-flags='--max-semi-space-size=64 …': node flags for the bridge process (not the relay's), to measure runtime tuning. */
+const BRIDGE_NODE_FLAGS = (flag('bridge-node-flags') ?? '').split(' ').filter((f) => f !== '');
 const WARMUP_CALLS = 20;
 const WARMUP_S = QUICK ? 5 : 10;
 
@@ -135,7 +139,7 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
     authToken: AUTH_TOKEN,
     apiKey: API_KEY,
     cpu: pinned ? '1' : undefined,
-    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : {}),
+    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS }),
   });
   gen.setBridgeUrl(bridge.url);
   console.log(`\n[${mode}] ${mode === 'relay' ? 'reference relay' : 'bridge'} pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);

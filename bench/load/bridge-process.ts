@@ -34,6 +34,8 @@ export interface BridgeProcessOptions {
   readonly cpu: string | undefined;
   /** The entry script, relative to the repository root; default src/server.ts (the bridge). */
   readonly entry?: string;
+  /** Extra node flags (e.g. GC tuning), before the bench's own. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export class BridgeProcess {
@@ -80,7 +82,7 @@ export class BridgeProcess {
   static async start(o: BridgeProcessOptions): Promise<BridgeProcess> {
     const port = await freePort();
     // --expose-gc only lets the probe collect before reading live memory; nothing else calls gc().
-    const nodeArgs = ['--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', o.entry ?? 'src/server.ts'];
+    const nodeArgs = [...(o.nodeFlags ?? []), '--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', o.entry ?? 'src/server.ts'];
     const [cmd, args] = o.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', o.cpu, process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, {
       cwd: root,
