@@ -152,3 +152,24 @@ test('the μ-law ring keeps the newest bytes in order, grows on demand, and trim
   ring.clear();
   assert.equal(ring.length, 0);
 });
+
+test('audio arriving at real time is marked every 3 frames, and the end of the answer gets its own mark', async () => {
+  const { AssistantAudioPath } = await import('../src/call/assistant-audio.js');
+  let now = 0;
+  const sent: string[] = [];
+  const path = new AssistantAudioPath('pcmu', 200, 'MZ' + '0'.repeat(32), { send: (t) => sent.push(t), corked: (fn) => fn() }, () => now);
+  const frame = Buffer.alloc(160, 0x55).toString('base64');
+  // 10 frames, one every 20 ms: the pacer's queue is empty after each one.
+  for (let i = 0; i < 10; i++) {
+    now += 20;
+    path.pushDelta('item_a', frame);
+  }
+  const kinds = () => sent.map((t) => (JSON.parse(t) as { event: string }).event);
+  assert.equal(kinds().filter((k) => k === 'media').length, 10);
+  assert.equal(kinds().filter((k) => k === 'mark').length, 3, 'a mark after frames 3, 6 and 9, not one per frame');
+  path.endItem('item_a');
+  assert.deepEqual(kinds().slice(-2), ['media', 'mark'], 'the 10th frame is covered by a mark once the answer ends');
+  path.endItem('item_a');
+  assert.equal(kinds().filter((k) => k === 'mark').length, 4, 'no second mark for audio already marked');
+  path.stop();
+});

@@ -41,6 +41,8 @@ export class AssistantAudioPath {
   readonly #transcoder: OutboundTranscoder | undefined;
   readonly #receivedMs = new Map<string, number>();
   #framesSinceMark = 0;
+  #lastSentItem: string | undefined;
+  #endedItem: string | undefined;
   #decodeBuffer = Buffer.allocUnsafe(4096);
   #timer: NodeJS.Timeout | undefined;
 
@@ -84,6 +86,7 @@ export class AssistantAudioPath {
   /** The response finished: its last partial frame may go out. */
   endItem(itemId: string): void {
     this.#pacer.endItem(itemId);
+    this.#endedItem = itemId;
     this.tick();
   }
 
@@ -119,6 +122,7 @@ export class AssistantAudioPath {
       return this.#schedule();
     }
     for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
+      this.#lastSentItem = frame.itemId;
       this.twilio.send(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
       this.stats.framesOut++;
@@ -131,9 +135,11 @@ export class AssistantAudioPath {
       const lead = this.#pacer.leadMs(now);
       if (lead > this.stats.maxLeadMs) this.stats.maxLeadMs = lead;
       this.telemetry.outboundLead(lead);
-      // The end of a burst gets a mark too, so the last audio is accounted for.
-      if (this.#pacer.queuedMs === 0) this.#placeMark();
     }
+    // The end of an answer gets a mark of its own, so the ledger learns when its last audio played. Not the end
+    // of every burst: deltas that arrive at real time empty the queue after each frame, and a mark per frame
+    // would triple the marks and their echoes for no gain in truncation accuracy.
+    if (this.#framesSinceMark > 0 && this.#pacer.queuedMs === 0 && this.#lastSentItem === this.#endedItem) this.#placeMark();
     this.#schedule();
   };
 
