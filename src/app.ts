@@ -213,11 +213,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       // Every line of the call carries its trace ids, whether or not the pino instrumentation is loaded.
       const log = traceId ? request.log.child({ trace_id: traceId, span_id: stream.spanContext.spanId }) : request.log;
       // The upgraded TCP socket ws writes to: corking it merges a tick's messages into one write.
-      const tcp = request.raw.socket;
+      const tcp = request.raw.socket as import('node:net').Socket | undefined;
       const session = stream.run(() => new CallSession(
         {
           send: (text) => socket.send(text),
           corked: (fn) => {
+            // No TCP socket to cork (e.g. @fastify/websocket's injectWS in tests): send as is.
+            if (tcp === undefined) return fn();
             tcp.cork();
             try {
               fn();

@@ -173,3 +173,84 @@ test('audio arriving at real time is marked every 3 frames, and the end of the a
   assert.equal(kinds().filter((k) => k === 'mark').length, 4, 'no second mark for audio already marked');
   path.stop();
 });
+
+/** An AssistantAudioPath on a fake clock whose Twilio side records what was sent and can echo marks. */
+async function pacedPath(opts: { ready?: () => boolean } = {}) {
+  const { AssistantAudioPath } = await import('../src/call/assistant-audio.js');
+  const clock = { now: 0 };
+  const sent: { event: string; mark?: { name: string } }[] = [];
+  const path = new AssistantAudioPath(
+    'pcmu',
+    200,
+    'MZ' + '0'.repeat(32),
+    { send: (t) => sent.push(JSON.parse(t) as { event: string; mark?: { name: string } }), corked: (fn) => fn() },
+    () => clock.now,
+    opts.ready ?? (() => true),
+  );
+  const marks = () => sent.filter((m) => m.event === 'mark').map((m) => m.mark!.name);
+  /** Twilio plays everything up to and including the newest mark and echoes it. */
+  const echoAll = () => {
+    for (const name of marks()) path.acknowledgeMark(name);
+  };
+  const frame = (bytes = 160) => Buffer.alloc(bytes, 0x55).toString('base64');
+  return { path, clock, sent, marks, echoAll, frame };
+}
+
+test('frames sent after the last mark still count as playing, and a barge-in then truncates at what was heard', async () => {
+  const { path, clock, marks, echoAll, frame } = await pacedPath();
+  for (let i = 0; i < 5; i++) {
+    clock.now += 20;
+    path.pushDelta('item_a', frame());
+  }
+  assert.equal(marks().length, 1, 'one mark after frame 3; frames 4 and 5 have none yet');
+  echoAll();
+  assert.equal(path.isPlaying, true, 'frames 4 and 5 have not been acknowledged');
+  const interruption = path.interrupt();
+  assert.deepEqual(interruption, { itemId: 'item_a', heardMs: 60, sentMs: 100 });
+  assert.equal(path.isPlaying, false, 'after the clear nothing plays');
+  path.stop();
+});
+
+test('the answer gets its last mark even when Twilio is backed up at the moment it ends', async () => {
+  let ready = true;
+  const { path, clock, marks, echoAll, frame } = await pacedPath({ ready: () => ready });
+  for (let i = 0; i < 5; i++) {
+    clock.now += 20;
+    path.pushDelta('item_a', frame());
+  }
+  ready = false;
+  path.endItem('item_a');
+  assert.equal(marks().length, 2, 'the trailing mark goes out behind the audio it covers');
+  echoAll();
+  assert.equal(path.isPlaying, false, 'once it is echoed, the whole answer has played');
+  path.stop();
+});
+
+test('audio that stalls without an end gets a mark at the next upkeep, not while frames keep coming', async () => {
+  const { path, clock, marks, frame } = await pacedPath();
+  for (let i = 0; i < 4; i++) {
+    clock.now += 20;
+    path.pushDelta('item_a', frame());
+  }
+  clock.now += 20;
+  path.tidyMarks();
+  assert.equal(marks().length, 1, 'within two frame times the stream may just be arriving at real time');
+  clock.now += 30;
+  path.tidyMarks();
+  assert.equal(marks().length, 2, 'the stalled tail (frame 4) gets its mark');
+  path.stop();
+});
+
+test('a barge-in with a partial frame waiting reports what was heard, not 0 ms', async () => {
+  const { path, clock, echoAll, frame } = await pacedPath();
+  for (let i = 0; i < 3; i++) {
+    clock.now += 20;
+    path.pushDelta('item_a', frame());
+  }
+  echoAll();
+  // 100 bytes (12.5 ms) of the same answer wait for more: not a whole frame, and the item has not ended.
+  path.pushDelta('item_a', frame(100));
+  assert.equal(path.isPlaying, true);
+  assert.deepEqual(path.interrupt(), { itemId: 'item_a', heardMs: 60, sentMs: 60 });
+  path.stop();
+});

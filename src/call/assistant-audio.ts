@@ -31,6 +31,8 @@ export interface AssistantAudioStats {
 
 /** Queued assistant audio beyond this is dropped oldest first: memory stays bounded when Twilio stalls. */
 const MAX_QUEUED_MS = 60_000;
+/** No frame for this long (two frame times) means the audio stalled, not a stream arriving at real time. */
+const TAIL_MARK_AFTER_MS = 40;
 /** Far beyond the lead (≤ 200 ms) plus any network delay: an echo this late is not coming. */
 const MARK_OVERDUE_MS = 5000;
 
@@ -42,6 +44,7 @@ export class AssistantAudioPath {
   readonly #receivedMs = new Map<string, number>();
   #framesSinceMark = 0;
   #lastSentItem: string | undefined;
+  #lastSentAt = 0;
   #endedItem: string | undefined;
   #decodeBuffer = Buffer.allocUnsafe(4096);
   #timer: NodeJS.Timeout | undefined;
@@ -54,6 +57,8 @@ export class AssistantAudioPath {
     private readonly now: () => number,
     private readonly twilioReady: () => boolean = () => true,
     private readonly telemetry: CallTelemetry = NO_TELEMETRY,
+    /** Runs the pacer's timer callback; the session's guard ends the call (never the process) if it throws. */
+    private readonly runGuarded: (fn: () => void) => void = (fn) => fn(),
   ) {
     this.#pacer = new OutboundPacer(maxLeadMs);
     this.#transcoder = mode === 'pcm24k' ? createOutboundTranscoder() : undefined;
@@ -100,9 +105,16 @@ export class AssistantAudioPath {
     return this.#pacer.queuedMs > 0 || this.ledger.hasUnplayedAudio;
   }
 
-  /** An echo far overdue (well past the lead) was lost: take that audio as played. */
-  expireOverdueMarks(): void {
-    this.ledger.expireOverdue(this.now(), MARK_OVERDUE_MS);
+  /**
+   * Periodic mark upkeep. Audio that stopped mid-answer without an end (no
+   * response.done yet, or never) gets a mark for its unmarked tail, so the
+   * ledger cannot count it as playing forever; an echo far overdue (well past
+   * the lead) was lost: take that audio as played.
+   */
+  tidyMarks(): void {
+    const now = this.now();
+    if (this.#framesSinceMark > 0 && this.#pacer.queuedMs === 0 && now - this.#lastSentAt > TAIL_MARK_AFTER_MS) this.#placeMark();
+    this.ledger.expireOverdue(now, MARK_OVERDUE_MS);
   }
 
   acknowledgeMark(name: string): boolean {
@@ -119,10 +131,13 @@ export class AssistantAudioPath {
     let sent = false;
     if (!this.twilioReady()) {
       this.#dropBeyondBound();
+      // A backed-up socket still takes the answer's last mark: it queues behind the audio it covers.
+      this.#markEndOfItem();
       return this.#schedule();
     }
     for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
       this.#lastSentItem = frame.itemId;
+      this.#lastSentAt = now;
       this.twilio.send(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
       this.stats.framesOut++;
@@ -136,12 +151,20 @@ export class AssistantAudioPath {
       if (lead > this.stats.maxLeadMs) this.stats.maxLeadMs = lead;
       this.telemetry.outboundLead(lead);
     }
-    // The end of an answer gets a mark of its own, so the ledger learns when its last audio played. Not the end
-    // of every burst: deltas that arrive at real time empty the queue after each frame, and a mark per frame
-    // would triple the marks and their echoes for no gain in truncation accuracy.
-    if (this.#framesSinceMark > 0 && this.#pacer.queuedMs === 0 && this.#lastSentItem === this.#endedItem) this.#placeMark();
+    this.#markEndOfItem();
     this.#schedule();
   };
+
+  /**
+   * The end of an answer gets a mark of its own, so the ledger learns when its
+   * last audio played. Not the end of every burst: deltas that arrive at real
+   * time empty the queue after each frame, and a mark per frame would triple
+   * the marks and their echoes for no gain in truncation accuracy (the ledger
+   * counts unmarked audio as still playing meanwhile).
+   */
+  #markEndOfItem(): void {
+    if (this.#framesSinceMark > 0 && this.#pacer.queuedMs === 0 && this.#lastSentItem === this.#endedItem) this.#placeMark();
+  }
 
   /**
    * Barge-in: clear Twilio's playback buffer, drop queued audio and filter
@@ -157,8 +180,11 @@ export class AssistantAudioPath {
     this.#schedule();
     const playing = this.ledger.clear();
     if (playing !== undefined) return playing;
-    // Audio was queued but none of it had reached Twilio: the caller heard none of it.
-    return queuedItem === undefined ? undefined : { itemId: queuedItem, heardMs: 0, sentMs: 0 };
+    // Everything sent had played, and more of the item waited here: the caller heard what was sent (none of it
+    // if the queued item had not started).
+    return queuedItem === undefined
+      ? undefined
+      : { itemId: queuedItem, heardMs: this.ledger.heardMs(queuedItem), sentMs: this.ledger.sentMs(queuedItem) };
   }
 
   stop(): void {
@@ -189,7 +215,7 @@ export class AssistantAudioPath {
   #schedule(): void {
     const needed = this.#pacer.queuedMs > 0;
     if (needed && this.#timer === undefined) {
-      this.#timer = setInterval(() => this.tick(), TICK_MS);
+      this.#timer = setInterval(() => this.runGuarded(() => this.tick()), TICK_MS);
     } else if (!needed && this.#timer !== undefined) {
       this.stop();
     }

@@ -181,7 +181,7 @@ export class CallSession {
     });
     this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry);
     this.#startTimer = setTimeout(() => this.end('rejected', 'no start message within the deadline', CLOSE_POLICY), options.startTimeoutMs);
-    this.#housekeeping = setInterval(() => this.#tidy(), HOUSEKEEPING_MS);
+    this.#housekeeping = setInterval(() => this.#guard(() => this.#tidy()), HOUSEKEEPING_MS);
     this.#link = new RealtimeLink(
       { connect: options.connectUpstream, now: this.#now, rolloverAfterMs: resilience.rolloverAfterMs, ...(options.reconnectPolicy ? { policy: options.reconnectPolicy } : {}) },
       {
@@ -347,6 +347,7 @@ export class CallSession {
       // Audio waits in the pacer (bounded) while Twilio's socket is backed up, instead of piling into it.
       () => this.twilio.bufferedAmount < TWILIO_SOFT_BACKLOG_BYTES,
       this.#telemetry,
+      (fn) => this.#guard(fn),
     );
     this.#log.info('media stream started');
     this.#log.debug({ customParameters: start.customParameters, tracks: start.tracks }, 'start message');
@@ -455,7 +456,7 @@ export class CallSession {
     } else {
       this.#stalledSince = undefined;
     }
-    this.#assistant?.expireOverdueMarks();
+    this.#assistant?.tidyMarks();
     if (this.#link.isUp && this.#caller.waitingMs > 0) this.#caller.flush();
     const atTurnBoundary = this.#atTurnBoundary();
     if (this.#hangupRequested && atTurnBoundary) {
@@ -593,12 +594,12 @@ export class CallSession {
     );
   }
 
-  /** Runs a callback from the upstream link: a bug there ends this call, never the process. */
+  /** Runs a callback (upstream link, timers): a bug there ends this call, never the process. */
   #guard<T>(fn: () => T): T | undefined {
     try {
       return fn();
     } catch (err) {
-      this.#log.error({ err }, 'call failed in an upstream callback');
+      this.#log.error({ err }, 'call failed in a callback');
       try {
         this.end('error', 'internal error', CLOSE_INTERNAL);
       } catch {

@@ -28,6 +28,8 @@ export class MarkLedger {
   #itemId: string | undefined;
   #sentMs = 0;
   #heardMs = 0;
+  /** Item-relative ms covered by the last mark placed (or by a clear): audio sent beyond it has no mark yet. */
+  #markedMs = 0;
 
   /** Name prefix of the current generation; marks of older generations are ignored. */
   get generation(): number {
@@ -38,9 +40,13 @@ export class MarkLedger {
     return this.#itemId;
   }
 
-  /** True while audio sent to Twilio has not all been acknowledged as played. */
+  /**
+   * True while audio sent to Twilio has not all been acknowledged as played:
+   * marks are outstanding, or audio went out after the last mark (marks come
+   * every few frames, so the newest frames often have none yet).
+   */
   get hasUnplayedAudio(): boolean {
-    return this.#pending.length > 0;
+    return this.#pending.length > 0 || this.#sentMs > this.#markedMs;
   }
 
   /** Records `ms` of audio of `itemId` sent to Twilio. */
@@ -49,6 +55,7 @@ export class MarkLedger {
       this.#itemId = itemId;
       this.#sentMs = 0;
       this.#heardMs = 0;
+      this.#markedMs = 0;
     }
     this.#sentMs += ms;
   }
@@ -66,6 +73,7 @@ export class MarkLedger {
     if (last === undefined && this.#heardMs === this.#sentMs) return undefined;
     const name = `g${this.#generation}.${++this.#sequence}`;
     this.#pending.push({ name, itemId, endMs: this.#sentMs, placedAt: now });
+    this.#markedMs = this.#sentMs;
     return name;
   }
 
@@ -97,6 +105,10 @@ export class MarkLedger {
     return itemId === this.#itemId ? this.#heardMs : 0;
   }
 
+  sentMs(itemId: string): number {
+    return itemId === this.#itemId ? this.#sentMs : 0;
+  }
+
   /**
    * The caller barged in and Twilio's buffer is being cleared. Returns what
    * the interrupted item had played (undefined if nothing was playing), and
@@ -104,10 +116,12 @@ export class MarkLedger {
    */
   clear(): Interruption | undefined {
     const itemId = this.#itemId;
-    const playing = this.#pending.length > 0;
+    const playing = this.hasUnplayedAudio;
     const result = itemId !== undefined && playing ? { itemId, heardMs: this.#heardMs, sentMs: this.#sentMs } : undefined;
     this.#generation++;
     this.#pending = [];
+    // Twilio drops everything it had not played: nothing sent so far is waiting to play any more.
+    this.#markedMs = this.#sentMs;
     return result;
   }
 }
