@@ -17,6 +17,7 @@
 //   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
 //   npm run bench:load -- --modes=pcm24k --bridge-node-flags=--max-semi-space-size=64
 //   npm run bench:load -- --levels=0,150 --profile=/tmp/prof   V8 profile of each window
+//   npm run bench:load -- --telemetry     the bridge with the OTel preload and metrics on
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,8 @@ const PROFILE_DIR = flag('profile') === undefined ? undefined : resolve(flag('pr
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 /** --bridge-node-flags='--max-semi-space-size=64 …': node flags for the bridge process (not the relay's), to measure runtime tuning. */
 const BRIDGE_NODE_FLAGS = (flag('bridge-node-flags') ?? '').split(' ').filter((f) => f !== '');
+/** --telemetry: the bridge runs with the OpenTelemetry preload and metrics on, as in production (the relay never does). */
+const TELEMETRY = argv.includes('--telemetry');
 const WARMUP_CALLS = 20;
 const WARMUP_S = QUICK ? 5 : 10;
 
@@ -139,7 +142,7 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
     authToken: AUTH_TOKEN,
     apiKey: API_KEY,
     cpu: pinned ? '1' : undefined,
-    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS }),
+    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS, telemetry: TELEMETRY }),
   });
   gen.setBridgeUrl(bridge.url);
   console.log(`\n[${mode}] ${mode === 'relay' ? 'reference relay' : 'bridge'} pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
@@ -396,7 +399,7 @@ async function main(): Promise<void> {
   const md = [
     '# Load bench (`npm run bench:load`)',
     '',
-    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; modes ${MODES.join(', ')}, one after the other; the process under test (the bridge, or the reference relay in mode relay) pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0. ` +
+    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; modes ${MODES.join(', ')}, one after the other; the process under test (the bridge, or the reference relay in mode relay) pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0; the bridge's telemetry ${TELEMETRY ? 'ON (OTel preload, metrics on a Prometheus endpoint)' : 'off, as the bridge runs without OTEL_* settings'}. ` +
       `Levels ${LEVELS.join(', ')} calls; ${SETTLE_S} s settle + ${WINDOW_S} s measured window per level. Load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end (other work on the machine shares these cores).`,
     '',
     table(rows),

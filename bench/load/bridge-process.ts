@@ -36,6 +36,8 @@ export interface BridgeProcessOptions {
   readonly entry?: string;
   /** Extra node flags (e.g. GC tuning), before the bench's own. */
   readonly nodeFlags?: readonly string[];
+  /** Start the bridge as production does, with the OpenTelemetry preload, and metrics on (a Prometheus endpoint nobody scrapes). */
+  readonly telemetry?: boolean;
 }
 
 export class BridgeProcess {
@@ -82,7 +84,9 @@ export class BridgeProcess {
   static async start(o: BridgeProcessOptions): Promise<BridgeProcess> {
     const port = await freePort();
     // --expose-gc only lets the probe collect before reading live memory; nothing else calls gc().
-    const nodeArgs = [...(o.nodeFlags ?? []), '--expose-gc', '--import', 'tsx', '--import', './bench/load/loop-probe.ts', o.entry ?? 'src/server.ts'];
+    const telemetry = o.telemetry === true ? ['--import', './src/telemetry/preload.ts'] : [];
+    const metricsPort = o.telemetry === true ? { METRICS_PORT: String(await freePort()), METRICS_HOST: '127.0.0.1' } : {};
+    const nodeArgs = [...(o.nodeFlags ?? []), '--expose-gc', '--import', 'tsx', ...telemetry, '--import', './bench/load/loop-probe.ts', o.entry ?? 'src/server.ts'];
     const [cmd, args] = o.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', o.cpu, process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, {
       cwd: root,
@@ -91,6 +95,7 @@ export class BridgeProcess {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
         NODE_ENV: 'production',
+        ...metricsPort,
         PORT: String(port),
         HOST: '127.0.0.1',
         PUBLIC_URL: o.publicUrl,
