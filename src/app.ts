@@ -3,6 +3,7 @@
 // the drain that SIGTERM starts. Tests call buildApp without opening a port,
 // or listen on loopback where a real socket is the point.
 
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
@@ -213,7 +214,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       // Every line of the call carries its trace ids, whether or not the pino instrumentation is loaded.
       const log = traceId ? request.log.child({ trace_id: traceId, span_id: stream.spanContext.spanId }) : request.log;
       // The upgraded TCP socket ws writes to: corking it merges a tick's messages into one write.
-      const tcp = request.raw.socket as import('node:net').Socket | undefined;
+      const tcp = request.raw.socket as Socket | undefined;
       const session = stream.run(() => new CallSession(
         {
           send: (text) => socket.send(text),

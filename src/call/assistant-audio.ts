@@ -12,8 +12,8 @@ import { OutboundPacer } from './outbound-pacer.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 const TICK_MS = 20;
-/** A mark every few frames bounds truncation error to that many ms at a fraction of one mark per frame. */
-const FRAMES_PER_MARK = 3;
+/** A mark every 3 frames bounds truncation error to that many ms at a third of one mark per frame. */
+const MARK_EVERY_MS = 60;
 
 /** Twilio's socket as this path sees it. */
 export interface TwilioSink {
@@ -42,8 +42,6 @@ export class AssistantAudioPath {
   readonly #pacer: OutboundPacer;
   readonly #transcoder: OutboundTranscoder | undefined;
   readonly #receivedMs = new Map<string, number>();
-  #framesSinceMark = 0;
-  #lastSentItem: string | undefined;
   #lastSentAt = 0;
   #endedItem: string | undefined;
   #decodeBuffer = Buffer.allocUnsafe(4096);
@@ -113,7 +111,7 @@ export class AssistantAudioPath {
    */
   tidyMarks(): void {
     const now = this.now();
-    if (this.#framesSinceMark > 0 && this.#pacer.queuedMs === 0 && now - this.#lastSentAt > TAIL_MARK_AFTER_MS) this.#placeMark();
+    if (this.ledger.unmarkedMs > 0 && this.#pacer.queuedMs === 0 && now - this.#lastSentAt > TAIL_MARK_AFTER_MS) this.#placeMark();
     this.ledger.expireOverdue(now, MARK_OVERDUE_MS);
   }
 
@@ -136,7 +134,6 @@ export class AssistantAudioPath {
       return this.#schedule();
     }
     for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
-      this.#lastSentItem = frame.itemId;
       this.#lastSentAt = now;
       this.twilio.send(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
@@ -144,7 +141,7 @@ export class AssistantAudioPath {
       this.telemetry.audioSent();
       this.telemetry.framesOut(1);
       sent = true;
-      if (++this.#framesSinceMark >= FRAMES_PER_MARK) this.#placeMark();
+      if (this.ledger.unmarkedMs >= MARK_EVERY_MS) this.#placeMark();
     }
     if (sent) {
       const lead = this.#pacer.leadMs(now);
@@ -163,7 +160,8 @@ export class AssistantAudioPath {
    * counts unmarked audio as still playing meanwhile).
    */
   #markEndOfItem(): void {
-    if (this.#framesSinceMark > 0 && this.#pacer.queuedMs === 0 && this.#lastSentItem === this.#endedItem) this.#placeMark();
+    // The ledger's current item is the one whose audio went out last.
+    if (this.ledger.unmarkedMs > 0 && this.#pacer.queuedMs === 0 && this.ledger.currentItemId === this.#endedItem) this.#placeMark();
   }
 
   /**
@@ -176,7 +174,6 @@ export class AssistantAudioPath {
     this.twilio.send(clearMessage(this.streamSid));
     this.#pacer.clear(this.now());
     this.#transcoder?.reset();
-    this.#framesSinceMark = 0;
     this.#schedule();
     const playing = this.ledger.clear();
     if (playing !== undefined) return playing;
@@ -202,7 +199,6 @@ export class AssistantAudioPath {
   }
 
   #placeMark(): void {
-    this.#framesSinceMark = 0;
     const name = this.ledger.placeMark(this.now());
     if (name !== undefined) this.twilio.send(markMessage(this.streamSid, name));
   }

@@ -49,6 +49,11 @@ export class MarkLedger {
     return this.#pending.length > 0 || this.#sentMs > this.#markedMs;
   }
 
+  /** Milliseconds of the current item sent after its last mark (or the last clear). */
+  get unmarkedMs(): number {
+    return this.#sentMs - this.#markedMs;
+  }
+
   /** Records `ms` of audio of `itemId` sent to Twilio. */
   recordSent(itemId: string, ms: number): void {
     if (itemId !== this.#itemId) {
@@ -68,9 +73,7 @@ export class MarkLedger {
   placeMark(now = 0): string | undefined {
     const itemId = this.#itemId;
     if (itemId === undefined) return undefined;
-    const last = this.#pending[this.#pending.length - 1];
-    if (last !== undefined && last.itemId === itemId && last.endMs === this.#sentMs) return undefined;
-    if (last === undefined && this.#heardMs === this.#sentMs) return undefined;
+    if (this.#sentMs === this.#markedMs) return undefined;
     const name = `g${this.#generation}.${++this.#sequence}`;
     this.#pending.push({ name, itemId, endMs: this.#sentMs, placedAt: now });
     this.#markedMs = this.#sentMs;
