@@ -59,7 +59,7 @@ async function run(script: CallStep[]): Promise<CallReport> {
   return done;
 }
 
-function sessionsOf(report: CallReport, from: number): PeerSession[] {
+function sessionsOf(from: number): PeerSession[] {
   // Sessions opened for this call: the peer records them in order; tests run one call at a time.
   return peer.sessions.slice(from).filter((s) => s.credential.kind === 'ephemeral' || s.closed !== null);
 }
@@ -95,7 +95,7 @@ test('drop during an assistant response: reconnect at once, replay as text, neve
   peer.off('responseAudio', cutter);
   assert.ok(hit, 'the fault fired');
   await eventually(() => summaries.some((s) => s.callSid === report.callSid));
-  const sessions = sessionsOf(report, first);
+  const sessions = sessionsOf(first);
   assert.equal(sessions.length, 2, 'one reconnect');
   assert.equal(hit.index, sessions[0]!.index);
   const [, second] = sessions as [PeerSession, PeerSession];
@@ -130,7 +130,7 @@ test('drop during caller speech: the utterance in progress and the outage audio 
   const report = await run([{ say: QUESTION }, { waitFor: 'assistantDone', idleMs: 300 }, { hangup: true }]);
   await dropped;
   await eventually(() => summaries.some((s) => s.callSid === report.callSid));
-  const sessions = sessionsOf(report, first);
+  const sessions = sessionsOf(first);
   assert.equal(sessions.length, 2);
   const [old, fresh] = sessions as [PeerSession, PeerSession];
   const sent = report.framesSent * 20;
@@ -161,7 +161,7 @@ test('drop during a tool call: the call and its output are replayed and the mode
   const report = await run([{ say: QUESTION }, { waitFor: 'assistantAudio', timeoutMs: 5000 }, { waitFor: 'assistantDone', idleMs: 300 }, { hangup: true }]);
   peer.off('clientEvent', cutter);
   assert.ok(cut, 'the fault fired');
-  const sessions = sessionsOf(report, first);
+  const sessions = sessionsOf(first);
   assert.equal(sessions.length, 2);
   const replayed = sessions[1]!.receivedOfType('conversation.item.create').map((e) => e.item as { type: string; call_id?: string });
   const call = replayed.find((i) => i.type === 'function_call');
@@ -181,7 +181,7 @@ for (const [code, reason] of [
     const closedAt = peer.faults.closeNext({ when: 'response', code, reason });
     const report = await run(callerSpeaksTwice);
     await closedAt;
-    assert.equal(sessionsOf(report, first).length, 2);
+    assert.equal(sessionsOf(first).length, 2);
     assert.equal(report.latenciesMs.length, 2);
     assert.equal(twilioApi.updates.filter((u) => u.callSid === report.callSid).length, 0, 'no fallback needed');
   });
@@ -198,7 +198,7 @@ for (const [code, reason] of [
     await closedAt;
     const update = twilioApi.updates.find((u) => u.callSid === report.callSid);
     assert.ok(update?.twiml?.includes('<Say>'), 'the call was handed to the fallback TwiML');
-    assert.equal(sessionsOf(report, first).length, 1, 'never retried');
+    assert.equal(sessionsOf(first).length, 1, 'never retried');
     assert.equal(report.endReason, 'Twilio: TwiML replaced');
     assert.equal(summaryOf(report).outcome, 'fallback');
   });
@@ -216,7 +216,7 @@ test('refused upgrades are retried on the backoff schedule until one is accepted
   assert.ok(gaps[0]! < 100, `first retry after ${gaps[0]} ms`);
   assert.ok(gaps[1]! >= 180 && gaps[1]! < 450, `second retry after ${gaps[1]} ms`);
   assert.ok(gaps[2]! >= 380 && gaps[2]! < 800, `third retry after ${gaps[2]} ms`);
-  assert.equal(sessionsOf(report, first).length, 1);
+  assert.equal(sessionsOf(first).length, 1);
   assert.equal(report.latenciesMs.length, 1, 'the call went on');
   assert.equal(summaryOf(report).callerAudioDroppedMs, 0, 'caller audio waited for the session');
 });
@@ -245,7 +245,7 @@ test('session_expired rolls over to a fresh session at once; the call goes on', 
   const expired = peer.faults.expireNext({ when: 'speech' });
   const report = await run(callerSpeaksTwice);
   await expired;
-  const sessions = sessionsOf(report, first);
+  const sessions = sessionsOf(first);
   assert.equal(sessions.length, 2);
   assert.equal(sessions[1]!.receivedOfType('session.update').length, 1);
   assert.ok(report.latenciesMs.length >= 1);
@@ -265,7 +265,7 @@ test('a long outage: comfort audio after 500 ms, then the fallback at the outage
     const to = 2.2 * 8000;
     const level = rms(report.heard, from, to);
     assert.ok(level > 3 && level < 300, `comfort audio level ${level.toFixed(1)}`);
-    assert.equal(sessionsOf(report, first).length, 0);
+    assert.equal(sessionsOf(first).length, 0);
     assert.ok(summaryOf(report).comfortFrames > 50);
   } finally {
     peer.faults.clear();
