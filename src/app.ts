@@ -27,6 +27,7 @@ import { CallTracer } from './telemetry/tracing.js';
 import { OtelCallTelemetry } from './telemetry/call-telemetry.js';
 import { loggerOptions } from './telemetry/logging.js';
 import type { AuthOutcome } from './telemetry/attributes.js';
+import { holdUntilBatchEnds } from './net/write-coalescer.js';
 
 export interface AppDeps {
   readonly logger?: FastifyBaseLogger;
@@ -213,20 +214,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       const traceId = stream.traceId;
       // Every line of the call carries its trace ids, whether or not the pino instrumentation is loaded.
       const log = traceId ? request.log.child({ trace_id: traceId, span_id: stream.spanContext.spanId }) : request.log;
-      // The upgraded TCP socket ws writes to: corking it merges a tick's messages into one write.
+      // The upgraded TCP socket ws writes to: this turn's messages to it leave in one write.
       const tcp = request.raw.socket as Socket | undefined;
       const session = stream.run(() => new CallSession(
         {
-          send: (text) => socket.send(text),
-          corked: (fn) => {
-            // No TCP socket to cork (e.g. @fastify/websocket's injectWS in tests): send as is.
-            if (tcp === undefined) return fn();
-            tcp.cork();
-            try {
-              fn();
-            } finally {
-              tcp.uncork();
-            }
+          send: (text) => {
+            holdUntilBatchEnds(tcp);
+            socket.send(text);
           },
           close: (code, reason) => socket.close(code, reason),
           get bufferedAmount() {

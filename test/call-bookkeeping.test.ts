@@ -157,7 +157,7 @@ test('audio arriving at real time is marked every 3 frames, and the end of the a
   const { AssistantAudioPath } = await import('../src/call/assistant-audio.js');
   let now = 0;
   const sent: string[] = [];
-  const path = new AssistantAudioPath('pcmu', 200, 'MZ' + '0'.repeat(32), { send: (t) => sent.push(t), corked: (fn) => fn() }, () => now);
+  const path = new AssistantAudioPath('pcmu', 200, 'MZ' + '0'.repeat(32), { send: (t) => sent.push(t) }, () => now);
   const frame = Buffer.alloc(160, 0x55).toString('base64');
   // 10 frames, one every 20 ms: the pacer's queue is empty after each one.
   for (let i = 0; i < 10; i++) {
@@ -183,7 +183,7 @@ async function pacedPath(opts: { ready?: () => boolean } = {}) {
     'pcmu',
     200,
     'MZ' + '0'.repeat(32),
-    { send: (t) => sent.push(JSON.parse(t) as { event: string; mark?: { name: string } }), corked: (fn) => fn() },
+    { send: (t) => sent.push(JSON.parse(t) as { event: string; mark?: { name: string } }) },
     () => clock.now,
     opts.ready ?? (() => true),
   );

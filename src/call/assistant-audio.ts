@@ -17,9 +17,8 @@ const MARK_EVERY_MS = 60;
 
 /** Twilio's socket as this path sees it. */
 export interface TwilioSink {
+  /** What one tick sends (a media frame and its mark) leaves in one socket write: see net/write-coalescer. */
   send(text: string): void;
-  /** Runs `fn`; what it sends leaves in one socket write (a media frame and its mark: one syscall, not two). */
-  corked(fn: () => void): void;
 }
 
 export interface AssistantAudioStats {
@@ -121,10 +120,6 @@ export class AssistantAudioPath {
 
   /** Sends what pacing allows now. Runs on its own timer while audio is queued. */
   tick(): void {
-    this.twilio.corked(this.#send);
-  }
-
-  readonly #send = (): void => {
     const now = this.now();
     let sent = false;
     if (!this.twilioReady()) {
@@ -150,7 +145,7 @@ export class AssistantAudioPath {
     }
     this.#markEndOfItem();
     this.#schedule();
-  };
+  }
 
   /**
    * The end of an answer gets a mark of its own, so the ledger learns when its

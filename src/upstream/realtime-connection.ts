@@ -3,6 +3,8 @@
 // It knows nothing of calls, reconnects or audio. Never logs the credential.
 
 import WebSocket from 'ws';
+import type { Socket } from 'node:net';
+import { holdUntilBatchEnds } from '../net/write-coalescer.js';
 import { parseServerEvent, type ServerEvent } from './server-events.js';
 
 export type ConnectFailure =
@@ -63,6 +65,7 @@ export function realtimeUrl(baseUrl: string, model: string): string {
 
 export class RealtimeConnection {
   #closed = false;
+  #tcp: Socket | undefined;
 
   private constructor(private readonly ws: WebSocket) {}
 
@@ -77,6 +80,8 @@ export class RealtimeConnection {
         // Every message is JSON-parsed at once: a separate UTF-8 pass over each audio delta is wasted work.
         skipUTF8Validation: true,
       });
+      let tcp: Socket | undefined;
+      ws.once('upgrade', (res) => { tcp = res.socket as Socket; });
       let settled = false;
       const fail = (failure: ConnectFailure): void => {
         if (settled) return;
@@ -97,6 +102,7 @@ export class RealtimeConnection {
         settled = true;
         ws.removeAllListeners();
         const connection = new RealtimeConnection(ws);
+        connection.#tcp = tcp;
         connection.#attach(handlers);
         resolve(connection);
       });
@@ -129,6 +135,7 @@ export class RealtimeConnection {
 
   send(text: string): boolean {
     if (!this.isOpen) return false;
+    holdUntilBatchEnds(this.#tcp);
     this.ws.send(text);
     return true;
   }
