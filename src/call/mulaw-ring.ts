@@ -40,9 +40,14 @@ export class MulawRing {
       return;
     }
     const end = (this.#start + this.#length) % cap;
-    const first = Math.min(data.length, cap - end);
-    this.#buf.set(data.subarray(0, first), end);
-    this.#buf.set(data.subarray(first), 0);
+    if (data.length <= cap - end) {
+      // The common case, once per frame: no wrap, so no subarray views to allocate.
+      this.#buf.set(data, end);
+    } else {
+      const first = cap - end;
+      this.#buf.set(data.subarray(0, first), end);
+      this.#buf.set(data.subarray(first), 0);
+    }
     this.#length += data.length;
     if (this.#length > cap) {
       this.#start = (this.#start + this.#length - cap) % cap;

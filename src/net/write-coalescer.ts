@@ -14,21 +14,29 @@ import type { Socket } from 'node:net';
 
 // Captured at load so that tests which mock the global timers cannot stall real sockets.
 const afterPoll = globalThis.setImmediate;
-const held = new Set<Socket>();
+// Reused every turn (a Set would regrow its table each turn: garbage on the hot path).
+const held: (Socket | undefined)[] = [];
+let heldCount = 0;
 let flushScheduled = false;
 
 function flushAll(): void {
   flushScheduled = false;
-  // uncork() on a destroyed socket is a no-op, and end() uncorks by itself.
-  for (const socket of held) socket.uncork();
-  held.clear();
+  const n = heldCount;
+  heldCount = 0;
+  for (let i = 0; i < n; i++) {
+    // uncork() on a destroyed socket is a no-op, and end() uncorks by itself.
+    held[i]!.uncork();
+    held[i] = undefined;
+  }
 }
 
 /** Holds `socket`'s writes until the loop has handled its current batch of events. Call before writing. */
 export function holdUntilBatchEnds(socket: Socket | undefined): void {
-  if (socket === undefined || held.has(socket)) return;
+  // Corked means held already this turn (nothing else keeps a socket corked across a turn: ws corks and
+  // uncorks within one send), so one socket is listed once however many messages it takes.
+  if (socket === undefined || socket.writableCorked > 0) return;
   socket.cork();
-  held.add(socket);
+  held[heldCount++] = socket;
   if (!flushScheduled) {
     flushScheduled = true;
     afterPoll(flushAll);
