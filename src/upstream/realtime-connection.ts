@@ -112,7 +112,8 @@ export class RealtimeConnection {
   #attach(handlers: RealtimeHandlers): void {
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) return handlers.onMalformed('binary frame');
-      const parsed = parseServerEvent(data.toString());
+      // ws hands text frames over as one Buffer (binaryType 'nodebuffer'); the parser reads audio deltas from its bytes.
+      const parsed = parseServerEvent(Buffer.isBuffer(data) ? data : data.toString());
       if (parsed.ok) handlers.onEvent(parsed.event);
       else handlers.onMalformed(parsed.detail);
     });
