@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseMediaFast, parseTwilioMessage, type ParseResult } from '../src/twilio/media-stream-messages.js';
 import { SILENT_PAYLOAD, mediaMessage as simulatorMedia, newStreamSid } from '../src/devtools/call-simulator/index.js';
 import { STREAM_SID, mediaMessage as harnessMedia } from './support/bridge-harness.js';
-import { CASES, Rng, mutate, toWireText } from './support/fuzz.js';
+import { CASES, Rng, damageJsonBytes, mutate, randomString, showBytes as show, shuffled, toWireText } from './support/fuzz.js';
 
 const PAYLOAD = Buffer.from(Array.from({ length: 160 }, (_, i) => (i * 37) & 0xff)).toString('base64');
 
@@ -28,11 +28,6 @@ function ourMedia(o: { seq?: string; sid?: string; track?: string; chunk?: strin
     `{"event":"media",${seq}"streamSid":"${o.sid ?? STREAM_SID}","media":{"track":"${o.track ?? 'inbound'}","chunk":"${o.chunk ?? '2'}",` +
     `"timestamp":"${o.timestamp ?? '5'}","payload":"${o.payload ?? PAYLOAD}"}}`
   );
-}
-
-function show(buf: Buffer): string {
-  const text = JSON.stringify(buf.toString('latin1'));
-  return text.length > 300 ? `${text.slice(0, 300)}… (${buf.length} bytes)` : text;
 }
 
 /** The invariant: Buffer in equals text in, and whatever the fast path accepts the JSON path accepts identically. */
@@ -140,12 +135,6 @@ const HEX = '0123456789abcdefABCDEF';
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const TRACKS = ['inbound', 'outbound', 'inbound_track', '', 'a b~!{}[]:,'];
 
-function randomString(rng: Rng, alphabet: string, length: number): string {
-  let s = '';
-  for (let i = 0; i < length; i++) s += alphabet[rng.int(alphabet.length)];
-  return s;
-}
-
 function randomDigits(rng: Rng): string {
   const roll = rng.next();
   if (roll < 0.05) return randomString(rng, DIGITS, 15);
@@ -175,52 +164,12 @@ function randomFrame(rng: Rng): string {
   return rng.next() < 0.5 ? twilioMedia(o) : ourMedia(o);
 }
 
-const FLIPS = '"\\{}:,=0A/+ \u007f';
 const INSERTS = ['\\u0041', '\\u0022', '\\/', '\\"', '\\\\', ' ', '\n', '\t', ',', ':', '{', '}', '[', ']', '"', '=', '==', 'A', '0', 'é', '\u0000', ',"extra":1', ',"event":"stop"', 'null', '"', '1e3', '-'];
-
-/** Byte-level damage: truncation, flips, insertions, deletions, repeats, escapes, non-ASCII and invalid UTF-8. */
-function damage(rng: Rng, input: Buffer): Buffer {
-  let buf = input;
-  const edits = 1 + rng.int(3);
-  for (let e = 0; e < edits && buf.length > 0; e++) {
-    const at = rng.int(buf.length + 1);
-    const roll = rng.next();
-    if (roll < 0.15) buf = buf.subarray(0, at);
-    else if (roll < 0.35) {
-      buf = Buffer.from(buf);
-      buf[Math.min(at, buf.length - 1)] = rng.next() < 0.5 ? rng.int(256) : FLIPS.charCodeAt(rng.int(FLIPS.length));
-    } else if (roll < 0.6) buf = Buffer.concat([buf.subarray(0, at), Buffer.from(rng.pick(INSERTS)), buf.subarray(at)]);
-    else if (roll < 0.7) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(Math.min(buf.length, at + 1 + rng.int(8)))]);
-    else if (roll < 0.75) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(Math.max(0, at - rng.int(40)), at), buf.subarray(at)]);
-    else if (roll < 0.85) {
-      // An escape that means the same character: JSON reads the same value, the fast path must step aside.
-      const text = buf.toString('latin1');
-      const k = text.indexOf('"', at);
-      if (k > 0 && k + 1 < text.length && /[A-Za-z0-9]/.test(text[k + 1]!)) {
-        buf = Buffer.from(text.slice(0, k + 1) + '\\u00' + text.charCodeAt(k + 1).toString(16) + text.slice(k + 2), 'latin1');
-      }
-    } else if (roll < 0.9) buf = Buffer.concat([buf.subarray(0, at), Buffer.from([0xc3 + rng.int(30), rng.int(256)]), buf.subarray(at)]);
-    else {
-      // A field retyped: string quotes dropped around a number, or a value swapped for null/true/object.
-      const text = buf.toString('latin1');
-      const field = rng.pick(['chunk', 'timestamp', 'track', 'payload', 'streamSid', 'sequenceNumber', 'media', 'event']);
-      const swapped = text.replace(new RegExp(`"${field}":("[^"]*"|\\{[^}]*\\})`), (_m, v: string) => `"${field}":${rng.pick([v.replace(/"/g, ''), 'null', 'true', '{}', '[]', '""', v + v])}`);
-      buf = Buffer.from(swapped, 'latin1');
-    }
-  }
-  return buf;
-}
+const MEDIA_FIELDS = ['chunk', 'timestamp', 'track', 'payload', 'streamSid', 'sequenceNumber', 'media', 'event'];
 
 /** The same frame re-serialised another way (key order, spacing, escapes): the JSON path reads the same values. */
 function reformat(rng: Rng, text: string): string {
-  const shuffle = (o: Record<string, unknown>): Record<string, unknown> => {
-    const keys = Object.keys(o);
-    for (let i = keys.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [keys[i], keys[j]] = [keys[j]!, keys[i]!];
-    }
-    return Object.fromEntries(keys.map((k) => [k, o[k]]));
-  };
+  const shuffle = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(shuffled(rng, Object.entries(o)));
   const frame = JSON.parse(text) as Record<string, unknown>;
   const media = frame['media'] as Record<string, unknown>;
   const roll = rng.next();
@@ -247,7 +196,7 @@ test('differential: for random and damaged frames the Buffer path equals the str
     else if (roll < 0.4) {
       const text = randomFrame(rng);
       buf = Buffer.from(parseTwilioMessage(text).ok ? reformat(rng, text) : text);
-    } else if (roll < 0.8) buf = damage(rng, Buffer.from(randomFrame(rng)));
+    } else if (roll < 0.8) buf = damageJsonBytes(rng, Buffer.from(randomFrame(rng)), INSERTS, MEDIA_FIELDS);
     else if (roll < 0.95) buf = Buffer.from(toWireText(rng, mutate(rng, MEDIA_TEMPLATE)));
     else buf = Buffer.from(Array.from({ length: rng.int(500) }, () => rng.int(256)));
     const { fast, slowOk } = agree(buf, `seed ${seed} case ${i}`);

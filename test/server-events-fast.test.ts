@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { parseAudioDeltaFast, parseServerEvent, type ServerEventParse } from '../src/upstream/server-events.js';
 import { startRealtimePeer } from '../src/devtools/realtime-peer/index.js';
 import { connectToPeer, type RealtimeTestClient } from '../src/devtools/realtime-peer/test-client.js';
-import { CASES, Rng, mutate, toWireText } from './support/fuzz.js';
+import { CASES, Rng, damageJsonBytes, mutate, randomString, showBytes as show, shuffled, toWireText } from './support/fuzz.js';
 
 /** 20 ms of 24 kHz PCM16, as the server streams it: 960 bytes, 1280 base64 characters. */
 const DELTA = Buffer.from(Array.from({ length: 960 }, (_, i) => (i * 37 + 11) & 0xff)).toString('base64');
@@ -35,11 +35,6 @@ function serverFields(o: { delta?: string; responseId?: string; itemId?: string;
 
 const frame = (fields: Fields): string => `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
 const serverDelta = (o: Parameters<typeof serverFields>[0] = {}): string => frame(serverFields(o));
-
-function show(buf: Buffer): string {
-  const text = JSON.stringify(buf.toString('latin1'));
-  return text.length > 300 ? `${text.slice(0, 300)}… (${buf.length} bytes)` : text;
-}
 
 /** The invariant: Buffer in equals text in, and whatever the fast path accepts the JSON path accepts identically. */
 function agree(buf: Buffer, label: string): { fast: boolean; slowOk: boolean } {
@@ -224,12 +219,6 @@ const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const PRINTABLE = ' !#$%&\'()*+,-./0123456789:;<=>?@ABCXYZ[]^_`abcxyz{|}~';
 const B64 = ID_CHARS + '+/';
 
-function randomString(rng: Rng, alphabet: string, length: number): string {
-  let s = '';
-  for (let i = 0; i < length; i++) s += alphabet[rng.int(alphabet.length)];
-  return s;
-}
-
 function randomId(rng: Rng, prefix: string): string {
   const roll = rng.next();
   if (roll < 0.8) return prefix + randomString(rng, ID_CHARS, 22);
@@ -253,15 +242,6 @@ function randomIndex(rng: Rng): string {
   if (roll < 0.8) return String(rng.int(2 ** 31));
   if (roll < 0.85) return '1' + randomString(rng, '0123456789', 14 + rng.int(2));
   return rng.pick(['01', '-1', '-0', '1.0', '1e3', '0x1', '"0"', 'null', 'true', '[]', '{}', '']);
-}
-
-function shuffled<T>(rng: Rng, items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 const WRONG_VALUES = ['5', 'null', 'true', '{}', '{"a":"b"}', '[]', '["x"]', '""', '"x"', '0'];
@@ -293,41 +273,8 @@ function randomFrame(rng: Rng): string {
   return frame(fields);
 }
 
-const FLIPS = '"\\{}:,=0A/+ \u007f';
 const INSERTS = ['\\u0041', '\\u0022', '\\/', '\\"', '\\\\', '\\n', ' ', '\n', '\t', '\r', ',', ':', '{', '}', '[', ']', '"', '=', 'A', '0', '-', '.5', 'e3', 'é', '\u2028', '😀', '\u0000', '\u001f', ',"extra":1', ',"delta":"AAAA"', ',"type":"response.done"', ',"item_id":"x"', 'null'];
-
-/** Byte-level damage: truncation, flips, insertions, deletions, repeats, escapes, non-ASCII and invalid UTF-8. */
-function damage(rng: Rng, input: Buffer): Buffer {
-  let buf = input;
-  const edits = 1 + rng.int(3);
-  for (let e = 0; e < edits && buf.length > 0; e++) {
-    const at = rng.int(buf.length + 1);
-    const roll = rng.next();
-    if (roll < 0.15) buf = buf.subarray(0, at);
-    else if (roll < 0.35) {
-      buf = Buffer.from(buf);
-      buf[Math.min(at, buf.length - 1)] = rng.next() < 0.5 ? rng.int(256) : FLIPS.charCodeAt(rng.int(FLIPS.length));
-    } else if (roll < 0.6) buf = Buffer.concat([buf.subarray(0, at), Buffer.from(rng.pick(INSERTS)), buf.subarray(at)]);
-    else if (roll < 0.7) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(Math.min(buf.length, at + 1 + rng.int(8)))]);
-    else if (roll < 0.75) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(Math.max(0, at - rng.int(40)), at), buf.subarray(at)]);
-    else if (roll < 0.85) {
-      // An escape that means the same character: JSON reads the same value, the fast path must step aside.
-      const text = buf.toString('latin1');
-      const k = text.indexOf('"', at);
-      if (k > 0 && k + 1 < text.length && /[A-Za-z0-9]/.test(text[k + 1]!)) {
-        buf = Buffer.from(text.slice(0, k + 1) + '\\u00' + text.charCodeAt(k + 1).toString(16) + text.slice(k + 2), 'latin1');
-      }
-    } else if (roll < 0.9) buf = Buffer.concat([buf.subarray(0, at), Buffer.from([0xc3 + rng.int(30), rng.int(256)]), buf.subarray(at)]);
-    else {
-      // A value retyped: quotes dropped, or swapped for null/true/object/array/a repeat.
-      const text = buf.toString('latin1');
-      const field = rng.pick(['type', 'event_id', 'response_id', 'item_id', 'output_index', 'content_index', 'delta', 'obfuscation']);
-      const swapped = text.replace(new RegExp(`"${field}":("[^"]*"|[^,}]*)`), (_m, v: string) => `"${field}":${rng.pick([v.replace(/"/g, ''), 'null', 'true', '{}', '[]', '""', v + v, `{"${field}":${v}}`])}`);
-      buf = Buffer.from(swapped, 'latin1');
-    }
-  }
-  return buf;
-}
+const DELTA_FIELDS = ['type', 'event_id', 'response_id', 'item_id', 'output_index', 'content_index', 'delta', 'obfuscation'];
 
 /** The same event re-serialised another way (key order, spacing, escapes, number forms): the JSON path reads the same values. */
 function reformat(rng: Rng, text: string): string {
@@ -356,7 +303,7 @@ test('differential: for random and damaged frames the Buffer path equals the str
     else if (roll < 0.45) {
       const text = randomFrame(rng);
       buf = Buffer.from(parseServerEvent(text).ok ? reformat(rng, text) : text);
-    } else if (roll < 0.8) buf = damage(rng, Buffer.from(randomFrame(rng)));
+    } else if (roll < 0.8) buf = damageJsonBytes(rng, Buffer.from(randomFrame(rng)), INSERTS, DELTA_FIELDS);
     else if (roll < 0.95) buf = Buffer.from(toWireText(rng, mutate(rng, TEMPLATE)));
     else buf = Buffer.from(Array.from({ length: rng.int(500) }, () => rng.int(256)));
     if (rng.next() < 0.3) {

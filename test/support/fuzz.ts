@@ -59,3 +59,66 @@ export function toWireText(rng: Rng, value: unknown): string {
 }
 
 export const CASES = Number(process.env.FUZZ_CASES ?? '') || 0;
+
+export function randomString(rng: Rng, alphabet: string, length: number): string {
+  let s = '';
+  for (let i = 0; i < length; i++) s += alphabet[rng.int(alphabet.length)];
+  return s;
+}
+
+export function shuffled<T>(rng: Rng, items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** A frame's bytes for an assertion message, cut short. */
+export function showBytes(buf: Buffer): string {
+  const text = JSON.stringify(buf.toString('latin1'));
+  return text.length > 300 ? `${text.slice(0, 300)}… (${buf.length} bytes)` : text;
+}
+
+const FLIPS = '"\\{}:,=0A/+ \u007f';
+
+/**
+ * Byte-level damage to a compact JSON frame, for fast-path parsers held to a
+ * JSON path: truncation, flips, insertions (from `inserts`), deletions,
+ * repeats, a same-meaning escape, non-ASCII and invalid UTF-8, or one of
+ * `fields` retyped (quotes dropped, or its value swapped for null, true, an
+ * object, an array, a repeat or a nested copy).
+ */
+export function damageJsonBytes(rng: Rng, input: Buffer, inserts: readonly string[], fields: readonly string[]): Buffer {
+  let buf = input;
+  const edits = 1 + rng.int(3);
+  for (let e = 0; e < edits && buf.length > 0; e++) {
+    const at = rng.int(buf.length + 1);
+    const roll = rng.next();
+    if (roll < 0.15) buf = buf.subarray(0, at);
+    else if (roll < 0.35) {
+      buf = Buffer.from(buf);
+      buf[Math.min(at, buf.length - 1)] = rng.next() < 0.5 ? rng.int(256) : FLIPS.charCodeAt(rng.int(FLIPS.length));
+    } else if (roll < 0.6) buf = Buffer.concat([buf.subarray(0, at), Buffer.from(rng.pick(inserts)), buf.subarray(at)]);
+    else if (roll < 0.7) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(Math.min(buf.length, at + 1 + rng.int(8)))]);
+    else if (roll < 0.75) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(Math.max(0, at - rng.int(40)), at), buf.subarray(at)]);
+    else if (roll < 0.85) {
+      // An escape that means the same character: JSON reads the same value, the fast path must step aside.
+      const text = buf.toString('latin1');
+      const k = text.indexOf('"', at);
+      if (k > 0 && k + 1 < text.length && /[A-Za-z0-9]/.test(text[k + 1]!)) {
+        buf = Buffer.from(text.slice(0, k + 1) + '\\u00' + text.charCodeAt(k + 1).toString(16) + text.slice(k + 2), 'latin1');
+      }
+    } else if (roll < 0.9) buf = Buffer.concat([buf.subarray(0, at), Buffer.from([0xc3 + rng.int(30), rng.int(256)]), buf.subarray(at)]);
+    else {
+      const text = buf.toString('latin1');
+      const field = rng.pick(fields);
+      const swapped = text.replace(new RegExp(`"${field}":("[^"]*"|\\{[^}]*\\}|[^,}]*)`), (_m, v: string) =>
+        `"${field}":${rng.pick([v.replace(/"/g, ''), 'null', 'true', '{}', '[]', '""', v + v, `{"${field}":${v}}`])}`,
+      );
+      buf = Buffer.from(swapped, 'latin1');
+    }
+  }
+  return buf;
+}
