@@ -112,3 +112,27 @@ test('ws messages and a close sent through a held socket arrive whole and in ord
     wss.close();
   }
 });
+
+test("RealtimeConnection's sends are held on the upgraded socket and flushed in the same turn", async () => {
+  const { RealtimeConnection } = await import('../src/upstream/realtime-connection.js');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  const got: string[] = [];
+  wss.on('connection', (s) => s.on('message', (m) => got.push(m.toString())));
+  const connection = await RealtimeConnection.open(
+    { baseUrl: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`, model: 'm', credential: 'ek_test', timeoutMs: 2000 },
+    { onEvent: () => {}, onMalformed: () => {}, onClose: () => {} },
+  );
+  try {
+    connection.send('{"type":"a"}');
+    connection.send('{"type":"b"}');
+    assert.ok(connection.bufferedAmount > 0, 'held: without the upgraded socket the sends would have gone straight to the kernel');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(connection.bufferedAmount, 0, 'flushed after the batch');
+    await until(() => got.length === 2);
+    assert.deepEqual(got, ['{"type":"a"}', '{"type":"b"}']);
+  } finally {
+    connection.close();
+    wss.close();
+  }
+});

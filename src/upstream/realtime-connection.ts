@@ -65,9 +65,12 @@ export function realtimeUrl(baseUrl: string, model: string): string {
 
 export class RealtimeConnection {
   #closed = false;
-  #tcp: Socket | undefined;
 
-  private constructor(private readonly ws: WebSocket) {}
+  private constructor(
+    private readonly ws: WebSocket,
+    /** The TCP (or TLS) socket ws writes to, from the upgrade response: sends are batched on it. */
+    private readonly tcp: Socket | undefined,
+  ) {}
 
   static open(opts: RealtimeConnectOptions, handlers: RealtimeHandlers): Promise<RealtimeConnection> {
     return new Promise((resolve, reject) => {
@@ -101,8 +104,7 @@ export class RealtimeConnection {
       ws.once('open', () => {
         settled = true;
         ws.removeAllListeners();
-        const connection = new RealtimeConnection(ws);
-        connection.#tcp = tcp;
+        const connection = new RealtimeConnection(ws, tcp);
         connection.#attach(handlers);
         resolve(connection);
       });
@@ -136,7 +138,7 @@ export class RealtimeConnection {
 
   send(text: string): boolean {
     if (!this.isOpen) return false;
-    holdUntilBatchEnds(this.#tcp);
+    holdUntilBatchEnds(this.tcp);
     this.ws.send(text);
     return true;
   }
