@@ -13,7 +13,9 @@ import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 const FRAME_BYTES = 160;
 const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
-const SILENT_FRAME_BASE64 = Buffer.from(SILENT_FRAME).toString('base64');
+/** Base64 of a view, without copying it first. */
+const base64Of = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+const SILENT_FRAME_BASE64 = base64Of(SILENT_FRAME);
 
 /** Outside speech, this much recent audio is kept for a replay: the VAD's prefix padding. */
 const UNCOMMITTED_PADDING_MS = 1000;
@@ -113,13 +115,7 @@ export class CallerAudioPath {
     const replay: { event: string; ms: number; mulaw: Uint8Array }[] = [];
     for (let at = 0; at < audio.length; at += FRAME_BYTES) {
       const mulaw = audio.subarray(at, Math.min(audio.length, at + FRAME_BYTES));
-      let base64: string;
-      if (transcoder === undefined) base64 = Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength).toString('base64');
-      else {
-        const pcm = transcoder.transcode(mulaw);
-        base64 = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64');
-      }
-      replay.push({ event: appendAudio(base64), ms: mulaw.length / 8, mulaw });
+      replay.push({ event: appendAudio(base64Of(transcoder === undefined ? mulaw : transcoder.transcode(mulaw))), ms: mulaw.length / 8, mulaw });
     }
     // Ahead of anything that waited: it is older.
     this.#waiting.unshift(...replay);
@@ -152,7 +148,7 @@ export class CallerAudioPath {
     while (bytes > 0) {
       const n = Math.min(bytes, FRAME_BYTES);
       if (this.#transcoder === undefined) {
-        const base64 = n === FRAME_BYTES ? SILENT_FRAME_BASE64 : Buffer.from(SILENT_FRAME.subarray(0, n)).toString('base64');
+        const base64 = n === FRAME_BYTES ? SILENT_FRAME_BASE64 : base64Of(SILENT_FRAME.subarray(0, n));
         this.#emit(appendAudio(base64), n / 8, base64);
       } else {
         this.#transcodeAndEmit(SILENT_FRAME.subarray(0, n));
@@ -165,8 +161,7 @@ export class CallerAudioPath {
     const t0 = performance.now();
     const pcm = this.#transcoder!.transcode(mulaw);
     this.telemetry.transcoded('in', (performance.now() - t0) * 1000);
-    const base64 = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64');
-    this.#emit(appendAudio(base64), mulaw.length / 8, mulaw);
+    this.#emit(appendAudio(base64Of(pcm)), mulaw.length / 8, mulaw);
   }
 
   /** Keeps a sent append's audio for a possible replay: the utterance while the caller speaks, else the last second. */
