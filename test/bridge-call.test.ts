@@ -2,6 +2,7 @@
 // a caller) against the bridge against the local realtime peer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { readWav } from '../src/audio/wav.js';
 import { runSimulatedCall, type CallStep } from '../src/devtools/call-simulator/index.js';
 import { startRealtimePeer, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
@@ -164,4 +165,26 @@ test('pcmu mode passes μ-law straight through both ways', async () => {
   assert.ok(appends.every((a) => Buffer.from(a.audio, 'base64').length === 160), 'one 20 ms μ-law frame per append');
   assert.ok(Math.abs(report.audioReceivedMs - REPLY.length / 24) <= 25);
   assert.ok(rms(report.heard) > 100);
+});
+
+test("one turn's messages to Twilio leave in one socket write (the Twilio socket is held until the batch ends)", async () => {
+  const bridge = await bridgeFor();
+  // Spy on the real TCP sockets: every flush of the bridge's end of a Twilio media stream, and how many chunks it
+  // carried. ws writes each frame as a header and a payload chunk, so a flush of 4 or more chunks carried two or more
+  // messages; without the hold, each message would be flushed on its own.
+  const writev = net.Socket.prototype._writev!;
+  const flushes: number[] = [];
+  net.Socket.prototype._writev = function (this: net.Socket, chunks, cb) {
+    if (this.localPort === bridge.port) flushes.push(chunks.length);
+    return writev.call(this, chunks, cb);
+  };
+  try {
+    const report = await call(bridge, [{ say: QUESTION }, { waitFor: 'assistantDone', idleMs: 400 }, { hangup: true }]);
+    assert.deepEqual(report.violations, []);
+    assert.ok(report.marksSent > 0, 'media and marks went out');
+  } finally {
+    net.Socket.prototype._writev = writev;
+  }
+  assert.ok(flushes.length > 0, 'the Twilio socket was written through _writev');
+  assert.ok(Math.max(...flushes) >= 4, `a media frame and its mark left in one write (largest flush: ${Math.max(...flushes)} chunks)`);
 });
