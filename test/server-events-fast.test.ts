@@ -324,3 +324,16 @@ test('differential: for random and damaged frames the Buffer path equals the str
   assert.ok(leftToJsonAndValid > n * 0.1, `valid frames left to the JSON path ${leftToJsonAndValid} of ${n}`);
   assert.ok(rejected > n * 0.2, `rejected ${rejected} of ${n}`);
 });
+
+test('every shape ws can hand a message over in (Buffer, fragments, ArrayBuffer) parses to the same event', async () => {
+  const { rawDataBytes } = await import('../src/upstream/realtime-connection.js');
+  const text = JSON.stringify({ type: 'response.output_audio.delta', response_id: 'resp_1', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'AAECAw==' });
+  const bytes = Buffer.from(text);
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+  const shapes = [bytes, [bytes.subarray(0, 10), bytes.subarray(10, 57), bytes.subarray(57)], ab];
+  for (const shape of shapes) {
+    const parsed = parseServerEvent(rawDataBytes(shape));
+    assert.ok(parsed.ok, `parsed from ${Array.isArray(shape) ? 'fragments' : shape.constructor.name}`);
+    assert.deepEqual(parsed.event, { type: 'response.output_audio.delta', responseId: 'resp_1', itemId: 'item_1', delta: 'AAECAw==' });
+  }
+});

@@ -63,6 +63,16 @@ export function realtimeUrl(baseUrl: string, model: string): string {
   return url.toString();
 }
 
+/**
+ * The bytes of a ws message. With ws's default binaryType ('nodebuffer') a text frame is one Buffer, which the parser
+ * reads audio deltas from directly; the other shapes ws can deliver are made into one rather than stringified.
+ */
+export function rawDataBytes(data: WebSocket.RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
 export class RealtimeConnection {
   #closed = false;
 
@@ -114,8 +124,7 @@ export class RealtimeConnection {
   #attach(handlers: RealtimeHandlers): void {
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) return handlers.onMalformed('binary frame');
-      // ws hands text frames over as one Buffer (binaryType 'nodebuffer'); the parser reads audio deltas from its bytes.
-      const parsed = parseServerEvent(Buffer.isBuffer(data) ? data : data.toString());
+      const parsed = parseServerEvent(rawDataBytes(data));
       if (parsed.ok) handlers.onEvent(parsed.event);
       else handlers.onMalformed(parsed.detail);
     });
