@@ -14,7 +14,7 @@ test('heard time comes from acknowledged marks, not from audio sent', () => {
   assert.ok(ledger.acknowledge(m1));
   assert.equal(ledger.heardMs('item1'), 60);
   const cut = ledger.clear();
-  assert.deepEqual(cut, { itemId: 'item1', heardMs: 60, sentMs: 120 });
+  assert.deepEqual(cut, [{ itemId: 'item1', heardMs: 60, sentMs: 120 }]);
   assert.equal(ledger.acknowledge(m2), false, 'a mark echoed after clear is ignored');
   assert.equal(ledger.heardMs('item1'), 60);
 });
@@ -29,7 +29,7 @@ test('an ack implies every earlier mark played; unknown marks are ignored', () =
   assert.equal(ledger.heardMs('a'), 60);
   assert.equal(ledger.hasUnplayedAudio, false);
   assert.equal(ledger.acknowledge('someone-else'), false);
-  assert.equal(ledger.clear(), undefined, 'nothing playing: nothing to truncate');
+  assert.deepEqual(ledger.clear(), [], 'nothing playing: nothing to truncate');
 });
 
 test('a new item resets heard time; marks are not duplicated without new audio', () => {
@@ -39,8 +39,45 @@ test('a new item resets heard time; marks are not duplicated without new audio',
   assert.equal(ledger.placeMark(), undefined);
   ledger.recordSent('b', 20);
   assert.equal(ledger.heardMs('b'), 0);
-  assert.equal(ledger.heardMs('a'), 0, 'only the current item is tracked');
+  assert.equal(ledger.heardMs('a'), 0, 'all of a had played: only b is tracked now');
   assert.match(ledger.placeMark()!, /^g0\.\d+$/);
+});
+
+test('an item still playing when the next one starts is tracked until its marks return, and both are cut by a clear', () => {
+  const ledger = new MarkLedger();
+  ledger.recordSent('a', 60);
+  const a1 = ledger.placeMark()!;
+  ledger.recordSent('a', 40);
+  const a2 = ledger.placeMark()!;
+  ledger.recordSent('b', 60);
+  assert.equal(ledger.currentItemId, 'b');
+  assert.equal(ledger.unmarkedMs, 60, "b's own unmarked audio, not a's");
+  ledger.acknowledge(a1);
+  assert.equal(ledger.heardMs('a'), 60, "a's echo still counts after b started");
+  assert.equal(ledger.sentMs('a'), 100);
+  assert.deepEqual(
+    ledger.clear(),
+    [
+      { itemId: 'a', heardMs: 60, sentMs: 100 },
+      { itemId: 'b', heardMs: 0, sentMs: 60 },
+    ],
+    'the caller was 40 ms from the end of a and had heard none of b',
+  );
+  assert.equal(ledger.acknowledge(a2), false, 'echoed after the clear: ignored');
+  assert.equal(ledger.hasUnplayedAudio, false);
+});
+
+test('an earlier item is forgotten once all of it has played; the next clear reports only the current one', () => {
+  const ledger = new MarkLedger();
+  ledger.recordSent('a', 60);
+  const a1 = ledger.placeMark()!;
+  ledger.recordSent('b', 20);
+  const b1 = ledger.placeMark()!;
+  ledger.acknowledge(a1);
+  assert.equal(ledger.heardMs('a'), 0, 'all of a played: a is no longer tracked');
+  ledger.recordSent('b', 20);
+  assert.deepEqual(ledger.clear(), [{ itemId: 'b', heardMs: 0, sentMs: 40 }]);
+  assert.equal(ledger.acknowledge(b1), false);
 });
 
 test('the pacer keeps the lead under its bound and releases frames as time passes', () => {
@@ -206,7 +243,7 @@ test('frames sent after the last mark still count as playing, and a barge-in the
   echoAll();
   assert.equal(path.isPlaying, true, 'frames 4 and 5 have not been acknowledged');
   const interruption = path.interrupt();
-  assert.deepEqual(interruption, { itemId: 'item_a', heardMs: 60, sentMs: 100 });
+  assert.deepEqual(interruption, [{ itemId: 'item_a', heardMs: 60, sentMs: 100 }]);
   assert.equal(path.isPlaying, false, 'after the clear nothing plays');
   path.stop();
 });
@@ -241,6 +278,45 @@ test('audio that stalls without an end gets a mark at the next upkeep, not while
   path.stop();
 });
 
+test('the next answer starting while the last one plays: its tail gets a mark, and a barge-in truncates both where heard', async () => {
+  const { path, clock, sent, marks, frame } = await pacedPath();
+  for (let i = 0; i < 4; i++) {
+    clock.now += 20;
+    path.pushDelta('item_a', frame());
+  }
+  assert.equal(marks().length, 1, 'after frame 3; frame 4 has none yet');
+  // The next answer's audio follows at once, before a's response.done (which would have marked a's tail).
+  for (let i = 0; i < 2; i++) {
+    clock.now += 20;
+    path.pushDelta('item_b', frame());
+  }
+  assert.deepEqual(
+    sent.map((m) => m.event),
+    ['media', 'media', 'media', 'mark', 'media', 'mark', 'media', 'media'],
+    "a's tail is marked before b's first frame",
+  );
+  path.acknowledgeMark(marks()[0]!);
+  assert.deepEqual(path.interrupt(), [
+    { itemId: 'item_a', heardMs: 60, sentMs: 80 },
+    { itemId: 'item_b', heardMs: 0, sentMs: 40 },
+  ]);
+  path.stop();
+});
+
+test("a barge-in while the next answer still waits behind the last one reports it as unheard", async () => {
+  const { path, clock, marks, frame } = await pacedPath();
+  // 400 ms of a at once: the pacer sends 200 ms (its lead) and keeps the rest; then b queues behind it.
+  clock.now += 20;
+  path.pushDelta('item_a', frame(3200));
+  path.pushDelta('item_b', frame(800));
+  path.acknowledgeMark(marks()[0]!);
+  assert.deepEqual(path.interrupt(), [
+    { itemId: 'item_a', heardMs: 60, sentMs: 200 },
+    { itemId: 'item_b', heardMs: 0, sentMs: 0 },
+  ]);
+  path.stop();
+});
+
 test('a barge-in with a partial frame waiting reports what was heard, not 0 ms', async () => {
   const { path, clock, echoAll, frame } = await pacedPath();
   for (let i = 0; i < 3; i++) {
@@ -251,6 +327,6 @@ test('a barge-in with a partial frame waiting reports what was heard, not 0 ms',
   // 100 bytes (12.5 ms) of the same answer wait for more: not a whole frame, and the item has not ended.
   path.pushDelta('item_a', frame(100));
   assert.equal(path.isPlaying, true);
-  assert.deepEqual(path.interrupt(), { itemId: 'item_a', heardMs: 60, sentMs: 60 });
+  assert.deepEqual(path.interrupt(), [{ itemId: 'item_a', heardMs: 60, sentMs: 60 }]);
   path.stop();
 });

@@ -129,6 +129,9 @@ export class AssistantAudioPath {
       return this.#schedule();
     }
     for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
+      // The answer before this one ends here: its tail gets a mark of its own, so a barge-in while it still plays
+      // truncates it where it was heard, not only the new answer.
+      if (frame.itemId !== this.ledger.currentItemId) this.#placeMark();
       this.#lastSentAt = now;
       this.twilio.send(mediaMessage(this.streamSid, frame.bytes));
       this.ledger.recordSent(frame.itemId, frame.ms);
@@ -161,22 +164,23 @@ export class AssistantAudioPath {
 
   /**
    * Barge-in: clear Twilio's playback buffer, drop queued audio and filter
-   * state, and report what the interrupted item had played.
+   * state, and report, oldest first, what each interrupted item had played:
+   * items still playing, and items whose audio waited here unheard.
    */
-  interrupt(): Interruption | undefined {
-    if (!this.isPlaying) return undefined;
-    const queuedItem = this.#pacer.headItemId;
+  interrupt(): Interruption[] {
+    if (!this.isPlaying) return [];
+    const queued = this.#pacer.queuedItemIds;
     this.twilio.send(clearMessage(this.streamSid));
     this.#pacer.clear(this.now());
     this.#transcoder?.reset();
     this.#schedule();
-    const playing = this.ledger.clear();
-    if (playing !== undefined) return playing;
-    // Everything sent had played, and more of the item waited here: the caller heard what was sent (none of it
-    // if the queued item had not started).
-    return queuedItem === undefined
-      ? undefined
-      : { itemId: queuedItem, heardMs: this.ledger.heardMs(queuedItem), sentMs: this.ledger.sentMs(queuedItem) };
+    const interrupted = this.ledger.clear();
+    // Queued audio never went out: the caller heard of its item only what was sent before it (none if it had not
+    // started).
+    for (const itemId of queued) {
+      if (!interrupted.some((i) => i.itemId === itemId)) interrupted.push({ itemId, heardMs: this.ledger.heardMs(itemId), sentMs: this.ledger.sentMs(itemId) });
+    }
+    return interrupted;
   }
 
   stop(): void {

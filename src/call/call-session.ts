@@ -539,18 +539,17 @@ export class CallSession {
    * actually heard, and stop the response if it is still running.
    */
   #bargeIn(): void {
-    const interruption = this.#assistant?.interrupt();
-    if (interruption !== undefined) {
-      this.#bargeIns++;
-      const received = this.#assistant!.receivedMs(interruption.itemId);
-      this.#conversation.assistantInterrupted(interruption.itemId, interruption.heardMs, received);
+    const interrupted = this.#assistant?.interrupt() ?? [];
+    if (interrupted.length > 0) this.#bargeIns++;
+    for (const { itemId, heardMs } of interrupted) {
+      const received = this.#assistant!.receivedMs(itemId);
+      this.#conversation.assistantInterrupted(itemId, heardMs, received);
       // Truncating at or past the item's end is an error on the server, as is an item of a previous session.
-      if (interruption.heardMs < received && this.#sessionItems.has(interruption.itemId)) {
-        this.#link.send(truncateItem(interruption.itemId, interruption.heardMs));
-      }
-      this.#log.info({ itemId: interruption.itemId, heardMs: interruption.heardMs }, 'caller barged in');
+      if (heardMs < received && this.#sessionItems.has(itemId)) this.#link.send(truncateItem(itemId, heardMs));
+      this.#log.info({ itemId, heardMs }, 'caller barged in');
     }
-    this.#telemetry.speechStarted(interruption?.heardMs);
+    // The caller was hearing the oldest interrupted item.
+    this.#telemetry.speechStarted(interrupted[0]?.heardMs);
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
       this.#link.send(cancelResponse());

@@ -1,8 +1,10 @@
 // Owns barge-in bookkeeping: which assistant audio was sent to Twilio, which
 // marks are outstanding, and how much of each assistant item the caller has
 // actually heard, as told by acknowledged marks (bytes sent are not audio
-// played). A generation counter makes marks that Twilio echoes after a
-// `clear` harmless. Pure: no sockets, no timers.
+// played). Items are tracked until all their audio has played, so a barge-in
+// just after one answer hands over to the next truncates both where the
+// caller stopped hearing them. A generation counter makes marks that Twilio
+// echoes after a `clear` harmless. Pure: no sockets, no timers.
 
 interface PendingMark {
   readonly name: string;
@@ -11,6 +13,16 @@ interface PendingMark {
   readonly itemId: string;
   /** Item-relative milliseconds of audio that will have played when this mark returns. */
   readonly endMs: number;
+}
+
+interface ItemAudio {
+  readonly itemId: string;
+  /** Item-relative milliseconds sent to Twilio. */
+  sentMs: number;
+  /** Item-relative milliseconds acknowledged as played. */
+  heardMs: number;
+  /** Item-relative milliseconds covered by the last mark placed (or by a clear): audio sent beyond it has no mark yet. */
+  markedMs: number;
 }
 
 export interface Interruption {
@@ -25,11 +37,8 @@ export class MarkLedger {
   #generation = 0;
   #sequence = 0;
   #pending: PendingMark[] = [];
-  #itemId: string | undefined;
-  #sentMs = 0;
-  #heardMs = 0;
-  /** Item-relative ms covered by the last mark placed (or by a clear): audio sent beyond it has no mark yet. */
-  #markedMs = 0;
+  /** Items with audio sent since the last clear, oldest first; the last is the current one. */
+  #items: ItemAudio[] = [];
 
   /** Name prefix of the current generation; marks of older generations are ignored. */
   get generation(): number {
@@ -37,7 +46,7 @@ export class MarkLedger {
   }
 
   get currentItemId(): string | undefined {
-    return this.#itemId;
+    return this.#items.at(-1)?.itemId;
   }
 
   /**
@@ -46,23 +55,29 @@ export class MarkLedger {
    * every few frames, so the newest frames often have none yet).
    */
   get hasUnplayedAudio(): boolean {
-    return this.#pending.length > 0 || this.#sentMs > this.#markedMs;
+    return this.#pending.length > 0 || this.#items.some((item) => item.sentMs > item.markedMs);
   }
 
   /** Milliseconds of the current item sent after its last mark (or the last clear). */
   get unmarkedMs(): number {
-    return this.#sentMs - this.#markedMs;
+    const item = this.#items.at(-1);
+    return item === undefined ? 0 : item.sentMs - item.markedMs;
   }
 
-  /** Records `ms` of audio of `itemId` sent to Twilio. */
+  /**
+   * Records `ms` of audio of `itemId` sent to Twilio. Place a mark for the
+   * current item's unmarked audio before the first audio of the next one, or
+   * the caller's hearing of that tail is known only when the next item's
+   * first mark returns.
+   */
   recordSent(itemId: string, ms: number): void {
-    if (itemId !== this.#itemId) {
-      this.#itemId = itemId;
-      this.#sentMs = 0;
-      this.#heardMs = 0;
-      this.#markedMs = 0;
+    let item = this.#items.at(-1);
+    if (item?.itemId !== itemId) {
+      item = { itemId, sentMs: 0, heardMs: 0, markedMs: 0 };
+      this.#items.push(item);
+      this.#forgetPlayed();
     }
-    this.#sentMs += ms;
+    item.sentMs += ms;
   }
 
   /**
@@ -71,12 +86,11 @@ export class MarkLedger {
    * sent since the last mark.
    */
   placeMark(now = 0): string | undefined {
-    const itemId = this.#itemId;
-    if (itemId === undefined) return undefined;
-    if (this.#sentMs === this.#markedMs) return undefined;
+    const item = this.#items.at(-1);
+    if (item === undefined || item.sentMs === item.markedMs) return undefined;
     const name = `g${this.#generation}.${++this.#sequence}`;
-    this.#pending.push({ name, itemId, endMs: this.#sentMs, placedAt: now });
-    this.#markedMs = this.#sentMs;
+    this.#pending.push({ name, itemId: item.itemId, endMs: item.sentMs, placedAt: now });
+    item.markedMs = item.sentMs;
     return name;
   }
 
@@ -87,10 +101,12 @@ export class MarkLedger {
   acknowledge(name: string): boolean {
     const index = this.#pending.findIndex((m) => m.name === name);
     if (index < 0) return false;
-    const mark = this.#pending[index]!;
     // Marks return in order; anything before this one has played too.
-    this.#pending.splice(0, index + 1);
-    if (mark.itemId === this.#itemId) this.#heardMs = Math.max(this.#heardMs, mark.endMs);
+    for (const mark of this.#pending.splice(0, index + 1)) {
+      const item = this.#item(mark.itemId);
+      if (item !== undefined) item.heardMs = Math.max(item.heardMs, mark.endMs);
+    }
+    this.#forgetPlayed();
     return true;
   }
 
@@ -105,26 +121,42 @@ export class MarkLedger {
   }
 
   heardMs(itemId: string): number {
-    return itemId === this.#itemId ? this.#heardMs : 0;
+    return this.#item(itemId)?.heardMs ?? 0;
   }
 
   sentMs(itemId: string): number {
-    return itemId === this.#itemId ? this.#sentMs : 0;
+    return this.#item(itemId)?.sentMs ?? 0;
   }
 
   /**
    * The caller barged in and Twilio's buffer is being cleared. Returns what
-   * the interrupted item had played (undefined if nothing was playing), and
-   * starts a new generation so marks echoed by the clear are ignored.
+   * each item still playing had played, oldest first (none if nothing was
+   * playing), and starts a new generation so marks echoed by the clear are
+   * ignored.
    */
-  clear(): Interruption | undefined {
-    const itemId = this.#itemId;
-    const playing = this.hasUnplayedAudio;
-    const result = itemId !== undefined && playing ? { itemId, heardMs: this.#heardMs, sentMs: this.#sentMs } : undefined;
+  clear(): Interruption[] {
+    const cut = this.#items
+      .filter((item) => item.heardMs < item.sentMs && (item.sentMs > item.markedMs || this.#pending.some((m) => m.itemId === item.itemId)))
+      .map(({ itemId, heardMs, sentMs }) => ({ itemId, heardMs, sentMs }));
     this.#generation++;
     this.#pending = [];
     // Twilio drops everything it had not played: nothing sent so far is waiting to play any more.
-    this.#markedMs = this.#sentMs;
-    return result;
+    for (const item of this.#items) item.markedMs = item.sentMs;
+    this.#items = this.#items.slice(-1);
+    return cut;
+  }
+
+  #item(itemId: string): ItemAudio | undefined {
+    for (let i = this.#items.length - 1; i >= 0; i--) if (this.#items[i]!.itemId === itemId) return this.#items[i];
+    return undefined;
+  }
+
+  /** Items before the current one drop out once nothing of theirs is waiting to play. */
+  #forgetPlayed(): void {
+    while (this.#items.length > 1) {
+      const oldest = this.#items[0]!;
+      if (oldest.sentMs > oldest.markedMs || this.#pending.some((m) => m.itemId === oldest.itemId)) return;
+      this.#items.shift();
+    }
   }
 }

@@ -36,9 +36,11 @@ export class OutboundPacer {
     return this.#queuedBytes / BYTES_PER_MS;
   }
 
-  /** The item whose audio would go out next. */
-  get headItemId(): string | undefined {
-    return this.#queue[0]?.itemId;
+  /** The items with audio queued here, in the order they would go out. */
+  get queuedItemIds(): string[] {
+    const ids: string[] = [];
+    for (const chunk of this.#queue) if (ids.at(-1) !== chunk.itemId) ids.push(chunk.itemId);
+    return ids;
   }
 
   /** Milliseconds of sent audio not yet played, by the pacer's clock. */
