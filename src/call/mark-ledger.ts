@@ -55,7 +55,9 @@ export class MarkLedger {
    * every few frames, so the newest frames often have none yet).
    */
   get hasUnplayedAudio(): boolean {
-    return this.#pending.length > 0 || this.#items.some((item) => item.sentMs > item.markedMs);
+    if (this.#pending.length > 0) return true;
+    for (const item of this.#items) if (item.sentMs > item.markedMs) return true;
+    return false;
   }
 
   /** Milliseconds of the current item sent after its last mark (or the last clear). */
