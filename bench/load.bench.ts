@@ -12,7 +12,7 @@
 // delay, linear fits of CPU and RSS against N, the largest clean N, and the
 // CPU-per-call ratios pcm24k/pcmu, pcm24k/relay and pcmu/relay.
 //
-//   npm run bench:load                      full run (~15 minutes)
+//   npm run bench:load                      full run (~12 minutes)
 //   npm run bench:load -- --quick           smoke run (~1 minute)
 //   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
 //   npm run bench:load -- --modes=pcm24k --bridge-node-flags=--max-semi-space-size=64
@@ -127,64 +127,42 @@ function pinSelf(cpu: string): string | undefined {
   }
 }
 
-/**
- * One mode's process under test and its generator, kept alive for the whole run so that the modes can take turns
- * level by level: the machine's speed drifts by tens of per cent over minutes, and a ratio between modes measured
- * minutes apart measured the drift as much as the code.
- */
-class ModeUnderTest {
-  readonly rows: Row[] = [];
-  stoppedBecause = 'all levels run';
-  done = false;
-  #spentS = 0;
-
-  private constructor(
-    readonly mode: Mode,
-    private readonly gen: LoadGenerator,
-    private readonly bridge: BridgeProcess,
-  ) {}
-
-  static async start(mode: Mode, pinned: boolean): Promise<ModeUnderTest> {
-    // The reference relay carries μ-law both ways, as the bridge does in pcmu mode.
-    const audioMode = mode === 'relay' ? 'pcmu' : mode;
-    const gen = new LoadGenerator({
-      publicUrl: PUBLIC_URL,
-      authToken: AUTH_TOKEN,
-      accountSid: ACCOUNT_SID,
-      apiKey: API_KEY,
-      audio: loadAudio(audioMode),
-      bargeInEvery: BARGE_IN_EVERY,
-    });
-    const peerUrl = await gen.listen();
-    const bridge = await BridgeProcess.start({
-      mode: audioMode,
-      openaiBaseUrl: peerUrl,
-      publicUrl: PUBLIC_URL,
-      accountSid: ACCOUNT_SID,
-      authToken: AUTH_TOKEN,
-      apiKey: API_KEY,
-      cpu: pinned ? '1' : undefined,
-      ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS, telemetry: TELEMETRY }),
-    });
-    gen.setBridgeUrl(bridge.url);
-    console.log(`\n[${mode}] ${mode === 'relay' ? 'reference relay' : 'bridge'} pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
-    gen.start();
-    // Warm-up: a few calls through every code path (webhook, tickets, WASM, barge-in; the relay's fewer) so JIT and lazy
-    // initialisation are not billed to the first level; then the bridge idles for N=0.
-    for (let i = 0; i < WARMUP_CALLS; i++) await gen.addCall();
-    await sleep(WARMUP_S * 1000);
-    await gen.hangupAll();
-    await sleep(2000);
-    gen.pause();
-    return new ModeUnderTest(mode, gen, bridge);
-  }
-
-  /** Places `n` calls, lets them settle, measures one window, then hangs them all up so the next mode has the cores. */
-  async measure(n: number): Promise<void> {
-    const { mode, gen, bridge } = this;
-    const t00 = performance.now();
-    gen.start();
-    try {
+async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
+  // The reference relay carries μ-law both ways, as the bridge does in pcmu mode.
+  const audioMode = mode === 'relay' ? 'pcmu' : mode;
+  const gen = new LoadGenerator({
+    publicUrl: PUBLIC_URL,
+    authToken: AUTH_TOKEN,
+    accountSid: ACCOUNT_SID,
+    apiKey: API_KEY,
+    audio: loadAudio(audioMode),
+    bargeInEvery: BARGE_IN_EVERY,
+  });
+  const peerUrl = await gen.listen();
+  const bridge = await BridgeProcess.start({
+    mode: audioMode,
+    openaiBaseUrl: peerUrl,
+    publicUrl: PUBLIC_URL,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    apiKey: API_KEY,
+    cpu: pinned ? '1' : undefined,
+    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS, telemetry: TELEMETRY }),
+  });
+  gen.setBridgeUrl(bridge.url);
+  console.log(`\n[${mode}] ${mode === 'relay' ? 'reference relay' : 'bridge'} pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);
+  gen.start();
+  // Warm-up: a few calls through every code path (webhook, tickets, WASM, barge-in; the relay's fewer) so JIT and lazy
+  // initialisation are not billed to the first level; then the bridge idles for N=0.
+  for (let i = 0; i < WARMUP_CALLS; i++) await gen.addCall();
+  await sleep(WARMUP_S * 1000);
+  await gen.hangupAll();
+  await sleep(2000);
+  const rows: Row[] = [];
+  const started = performance.now();
+  let stoppedBecause = 'all levels run';
+  try {
+    for (const n of LEVELS) {
       const r0 = performance.now();
       while (gen.size < n) await gen.addCall();
       const rampSeconds = (performance.now() - r0) / 1000;
@@ -230,32 +208,30 @@ class ModeUnderTest {
               ? 'noisy neighbours'
               : '',
       };
-      this.rows.push(row);
-      console.log(`[${mode}] ${formatRow(row)}`);
+      rows.push(row);
+      console.log(formatRow(row));
       if (window.unexpected.length > 0) console.log(`    unexpected: ${window.unexpected.join(' | ')}`);
-      if (row.limit === 'generator') this.#stop(`the generator became the limit at N=${n}`);
-      else if (row.limit === 'bridge-saturated') this.#stop(`the bridge saturated its core at N=${n}`);
-    } catch (err) {
-      this.#stop(`error: ${err instanceof Error ? err.message : String(err)}`);
-      console.log(`  ${this.stoppedBecause}\n${bridge.tail()}`);
+      if (row.limit === 'generator') {
+        stoppedBecause = `the generator became the limit at N=${n}`;
+        break;
+      }
+      if (row.limit === 'bridge-saturated') {
+        stoppedBecause = `the bridge saturated its core at N=${n}`;
+        break;
+      }
+      if ((performance.now() - started) / 1000 > MODE_BUDGET_S) {
+        stoppedBecause = `time budget for the mode (${MODE_BUDGET_S} s) spent after N=${n}`;
+        break;
+      }
     }
-    await gen.hangupAll();
-    gen.pause();
-    await sleep(2000);
-    this.#spentS += (performance.now() - t00) / 1000;
-    if (!this.done && this.#spentS > MODE_BUDGET_S) this.#stop(`time budget for the mode (${MODE_BUDGET_S} s) spent after N=${n}`);
+  } catch (err) {
+    stoppedBecause = `error: ${err instanceof Error ? err.message : String(err)}`;
+    console.log(`  ${stoppedBecause}\n${bridge.tail()}`);
+  } finally {
+    await gen.close();
+    await bridge.stop();
   }
-
-  async close(): Promise<ModeResult> {
-    await this.gen.close();
-    await this.bridge.stop();
-    return summarise(this.mode, this.rows, this.stoppedBecause);
-  }
-
-  #stop(reason: string): void {
-    this.done = true;
-    this.stoppedBecause = reason;
-  }
+  return summarise(mode, rows, stoppedBecause);
 }
 
 function isClean(r: Row): boolean {
@@ -421,19 +397,14 @@ async function main(): Promise<void> {
   console.log(
     `bench:load ${QUICK ? '(quick) ' : ''}levels ${LEVELS.join(',')}; ${SETTLE_S} s settle + ${WINDOW_S} s window per level; modes ${MODES.join(', ')}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
   );
-  const modes: ModeUnderTest[] = [];
-  for (const mode of MODES) modes.push(await ModeUnderTest.start(mode, pinnedCpu !== undefined));
-  console.log('');
-  // The modes take turns at each level, so a ratio between them is measured within a minute or so.
-  for (const n of LEVELS) for (const m of modes) if (!m.done) await m.measure(n);
   const results: ModeResult[] = [];
-  for (const m of modes) results.push(await m.close());
+  for (const mode of MODES) results.push(await runMode(mode, pinnedCpu !== undefined));
   const load1 = loadavg();
   const rows = results.flatMap((r) => r.rows);
   const md = [
     '# Load bench (`npm run bench:load`)',
     '',
-    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; modes ${MODES.join(', ')}, taking turns at each level (all processes up for the whole run, one loaded at a time); the process under test (the bridge, or the reference relay in mode relay) pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0; the bridge's telemetry ${TELEMETRY ? 'ON (OTel preload, metrics on a Prometheus endpoint)' : 'off, as the bridge runs without OTEL_* settings'}. ` +
+    `Run ${startedAt.toISOString()} on bridge source ${source}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} cores; modes ${MODES.join(', ')}, one after the other; the process under test (the bridge, or the reference relay in mode relay) pinned to CPU 1 (${pinnedCpu !== undefined ? 'taskset' : 'NOT pinned'}), generator to CPU 0; the bridge's telemetry ${TELEMETRY ? 'ON (OTel preload, metrics on a Prometheus endpoint)' : 'off, as the bridge runs without OTEL_* settings'}. ` +
       `Levels ${LEVELS.join(', ')} calls; ${SETTLE_S} s settle + ${WINDOW_S} s measured window per level. Load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end (other work on the machine shares these cores).`,
     '',
     table(rows),

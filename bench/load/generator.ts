@@ -601,13 +601,6 @@ export class LoadGenerator {
     }
   }
 
-  /** Stops the shared clock while this generator has no calls (another mode is being measured). `start` resumes it. */
-  pause(): void {
-    this.#running = false;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
   /** Hangs every call up and shuts the peer down. */
   async close(): Promise<void> {
     await this.hangupAll();
