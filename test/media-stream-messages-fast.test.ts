@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseMediaFast, parseTwilioMessage, type ParseResult } from '../src/twilio/media-stream-messages.js';
 import { SILENT_PAYLOAD, mediaMessage as simulatorMedia, newStreamSid } from '../src/devtools/call-simulator/index.js';
 import { STREAM_SID, mediaMessage as harnessMedia } from './support/bridge-harness.js';
-import { CASES, Rng, damageJsonBytes, mutate, randomString, showBytes as show, shuffled, toWireText } from './support/fuzz.js';
+import { CASES, Rng, randomString, runDifferential, showBytes as show, shuffled } from './support/fuzz.js';
 
 const PAYLOAD = Buffer.from(Array.from({ length: 160 }, (_, i) => (i * 37) & 0xff)).toString('base64');
 
@@ -184,27 +184,8 @@ const MEDIA_TEMPLATE: unknown = JSON.parse(harnessMedia(3));
 
 test('differential: for random and damaged frames the Buffer path equals the string path', () => {
   const seed = 0x5eed_fa57;
-  const rng = new Rng(seed);
   const n = Math.max(CASES, 40_000);
-  let fastTaken = 0;
-  let leftToJsonAndValid = 0;
-  let rejected = 0;
-  for (let i = 0; i < n; i++) {
-    const roll = rng.next();
-    let buf: Buffer;
-    if (roll < 0.3) buf = Buffer.from(randomFrame(rng));
-    else if (roll < 0.4) {
-      const text = randomFrame(rng);
-      buf = Buffer.from(parseTwilioMessage(text).ok ? reformat(rng, text) : text);
-    } else if (roll < 0.8) buf = damageJsonBytes(rng, Buffer.from(randomFrame(rng)), INSERTS, MEDIA_FIELDS);
-    else if (roll < 0.95) buf = Buffer.from(toWireText(rng, mutate(rng, MEDIA_TEMPLATE)));
-    else buf = Buffer.from(Array.from({ length: rng.int(500) }, () => rng.int(256)));
-    const { fast, slowOk } = agree(buf, `seed ${seed} case ${i}`);
-    if (fast) fastTaken++;
-    else if (slowOk) leftToJsonAndValid++;
-    else rejected++;
-  }
-  if (process.env.FUZZ_VERBOSE) console.log({ n, fastTaken, leftToJsonAndValid, rejected });
+  const { fastTaken, leftToJsonAndValid, rejected } = runDifferential({ randomFrame, isValid: (t) => parseTwilioMessage(t).ok, reformat, inserts: INSERTS, fields: MEDIA_FIELDS, template: MEDIA_TEMPLATE, agree }, seed, n, [0.3, 0.4, 0.8, 0.95]);
   // The generator must exercise all three outcomes, or the equality above proves little.
   assert.ok(fastTaken > n * 0.2, `fast path taken ${fastTaken} of ${n}`);
   assert.ok(leftToJsonAndValid > n * 0.05, `valid frames left to the JSON path ${leftToJsonAndValid} of ${n}`);

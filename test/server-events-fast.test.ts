@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { parseAudioDeltaFast, parseServerEvent, type ServerEventParse } from '../src/upstream/server-events.js';
 import { startRealtimePeer } from '../src/devtools/realtime-peer/index.js';
 import { connectToPeer, type RealtimeTestClient } from '../src/devtools/realtime-peer/test-client.js';
-import { CASES, Rng, damageJsonBytes, mutate, randomString, showBytes as show, shuffled, toWireText } from './support/fuzz.js';
+import { CASES, Rng, randomString, runDifferential, showBytes as show, shuffled } from './support/fuzz.js';
 
 /** 20 ms of 24 kHz PCM16, as the server streams it: 960 bytes, 1280 base64 characters. */
 const DELTA = Buffer.from(Array.from({ length: 960 }, (_, i) => (i * 37 + 11) & 0xff)).toString('base64');
@@ -291,34 +291,8 @@ const TEMPLATE: unknown = JSON.parse(serverDelta({ obfuscation: 'x1' }));
 
 test('differential: for random and damaged frames the Buffer path equals the string path', () => {
   const seed = 0xde17_a5ed;
-  const rng = new Rng(seed);
   const n = Math.max(CASES, 20_000);
-  let fastTaken = 0;
-  let leftToJsonAndValid = 0;
-  let rejected = 0;
-  for (let i = 0; i < n; i++) {
-    const roll = rng.next();
-    let buf: Buffer;
-    if (roll < 0.35) buf = Buffer.from(randomFrame(rng));
-    else if (roll < 0.45) {
-      const text = randomFrame(rng);
-      buf = Buffer.from(parseServerEvent(text).ok ? reformat(rng, text) : text);
-    } else if (roll < 0.8) buf = damageJsonBytes(rng, Buffer.from(randomFrame(rng)), INSERTS, DELTA_FIELDS);
-    else if (roll < 0.95) buf = Buffer.from(toWireText(rng, mutate(rng, TEMPLATE)));
-    else buf = Buffer.from(Array.from({ length: rng.int(500) }, () => rng.int(256)));
-    if (rng.next() < 0.3) {
-      // A view at some offset into a larger buffer, as a socket read may hand over.
-      const offset = 1 + rng.int(7);
-      const big = Buffer.alloc(offset + buf.length + rng.int(4), 0x22);
-      buf.copy(big, offset);
-      buf = big.subarray(offset, offset + buf.length);
-    }
-    const { fast, slowOk } = agree(buf, `seed ${seed} case ${i}`);
-    if (fast) fastTaken++;
-    else if (slowOk) leftToJsonAndValid++;
-    else rejected++;
-  }
-  if (process.env.FUZZ_VERBOSE) console.log({ n, fastTaken, leftToJsonAndValid, rejected });
+  const { fastTaken, leftToJsonAndValid, rejected } = runDifferential({ randomFrame, isValid: (t) => parseServerEvent(t).ok, reformat, inserts: INSERTS, fields: DELTA_FIELDS, template: TEMPLATE, agree }, seed, n, [0.35, 0.45, 0.8, 0.95], 0.3);
   // The generator must exercise all three outcomes, or the equality above proves little.
   assert.ok(fastTaken > n * 0.2, `fast path taken ${fastTaken} of ${n}`);
   assert.ok(leftToJsonAndValid > n * 0.1, `valid frames left to the JSON path ${leftToJsonAndValid} of ${n}`);

@@ -122,3 +122,63 @@ export function damageJsonBytes(rng: Rng, input: Buffer, inserts: readonly strin
   }
   return buf;
 }
+
+/** What a differential test of a byte-level fast path against its JSON path supplies. */
+export interface DifferentialSubject {
+  /** A frame in the fast path's layout (valid or not), as text. */
+  randomFrame(rng: Rng): string;
+  /** True when the JSON path accepts `text`. */
+  isValid(text: string): boolean;
+  /** The same valid frame in a layout the fast path must leave to JSON (reordered, spaced, escaped…). */
+  reformat(rng: Rng, text: string): string;
+  /** `damageJsonBytes`'s inserts and field names. */
+  readonly inserts: readonly string[];
+  readonly fields: readonly string[];
+  /** A valid frame, parsed, for `mutate`. */
+  readonly template: unknown;
+  /** Feeds `buf` to both paths and asserts they agree; says whether the fast path took it and whether JSON accepted it. */
+  agree(buf: Buffer, label: string): { fast: boolean; slowOk: boolean };
+}
+
+/**
+ * Runs `n` cases from `seed` through `subject.agree`: random frames, valid ones
+ * reformatted, byte-damaged ones, mutated JSON and raw binary, split at the
+ * cumulative shares in `mix`; with `viewShare`, that share of cases is read
+ * from a view at an offset into a larger buffer, as a socket read may hand
+ * one over. Returns how the cases fell, for the caller to require each outcome.
+ */
+export function runDifferential(
+  subject: DifferentialSubject,
+  seed: number,
+  n: number,
+  mix: readonly [random: number, reformatted: number, damaged: number, mutated: number],
+  viewShare = 0,
+): { fastTaken: number; leftToJsonAndValid: number; rejected: number } {
+  const rng = new Rng(seed);
+  let fastTaken = 0;
+  let leftToJsonAndValid = 0;
+  let rejected = 0;
+  for (let i = 0; i < n; i++) {
+    const roll = rng.next();
+    let buf: Buffer;
+    if (roll < mix[0]) buf = Buffer.from(subject.randomFrame(rng));
+    else if (roll < mix[1]) {
+      const text = subject.randomFrame(rng);
+      buf = Buffer.from(subject.isValid(text) ? subject.reformat(rng, text) : text);
+    } else if (roll < mix[2]) buf = damageJsonBytes(rng, Buffer.from(subject.randomFrame(rng)), subject.inserts, subject.fields);
+    else if (roll < mix[3]) buf = Buffer.from(toWireText(rng, mutate(rng, subject.template)));
+    else buf = Buffer.from(Array.from({ length: rng.int(500) }, () => rng.int(256)));
+    if (viewShare > 0 && rng.next() < viewShare) {
+      const offset = 1 + rng.int(7);
+      const big = Buffer.alloc(offset + buf.length + rng.int(4), 0x22);
+      buf.copy(big, offset);
+      buf = big.subarray(offset, offset + buf.length);
+    }
+    const { fast, slowOk } = subject.agree(buf, `seed ${seed} case ${i}`);
+    if (fast) fastTaken++;
+    else if (slowOk) leftToJsonAndValid++;
+    else rejected++;
+  }
+  if (process.env.FUZZ_VERBOSE) console.log({ n, fastTaken, leftToJsonAndValid, rejected });
+  return { fastTaken, leftToJsonAndValid, rejected };
+}
