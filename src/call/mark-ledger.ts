@@ -137,9 +137,8 @@ export class MarkLedger {
    * ignored.
    */
   clear(): Interruption[] {
-    const cut = this.#items
-      .filter((item) => item.heardMs < item.sentMs && (item.sentMs > item.markedMs || this.#pending.some((m) => m.itemId === item.itemId)))
-      .map(({ itemId, heardMs, sentMs }) => ({ itemId, heardMs, sentMs }));
+    // An item still waiting to play has heard < sent: its pending marks lie beyond what was heard.
+    const cut = this.#items.filter((item) => this.#waitingToPlay(item)).map(({ itemId, heardMs, sentMs }) => ({ itemId, heardMs, sentMs }));
     this.#generation++;
     this.#pending = [];
     // Twilio drops everything it had not played: nothing sent so far is waiting to play any more.
@@ -155,10 +154,11 @@ export class MarkLedger {
 
   /** Items before the current one drop out once nothing of theirs is waiting to play. */
   #forgetPlayed(): void {
-    while (this.#items.length > 1) {
-      const oldest = this.#items[0]!;
-      if (oldest.sentMs > oldest.markedMs || this.#pending.some((m) => m.itemId === oldest.itemId)) return;
-      this.#items.shift();
-    }
+    while (this.#items.length > 1 && !this.#waitingToPlay(this.#items[0]!)) this.#items.shift();
+  }
+
+  /** Audio of `item` sent after its last mark, or under a mark not yet echoed. */
+  #waitingToPlay(item: ItemAudio): boolean {
+    return item.sentMs > item.markedMs || this.#pending.some((m) => m.itemId === item.itemId);
   }
 }
