@@ -230,15 +230,19 @@ async function pacedPath(opts: { ready?: () => boolean } = {}) {
     for (const name of marks()) path.acknowledgeMark(name);
   };
   const frame = (bytes = 160) => Buffer.alloc(bytes, 0x55).toString('base64');
-  return { path, clock, sent, marks, echoAll, frame };
+  /** `count` 20 ms deltas of `itemId`, arriving at real time. */
+  const realTime = (itemId: string, count: number) => {
+    for (let i = 0; i < count; i++) {
+      clock.now += 20;
+      path.pushDelta(itemId, frame());
+    }
+  };
+  return { path, clock, sent, marks, echoAll, frame, realTime };
 }
 
 test('frames sent after the last mark still count as playing, and a barge-in then truncates at what was heard', async () => {
-  const { path, clock, marks, echoAll, frame } = await pacedPath();
-  for (let i = 0; i < 5; i++) {
-    clock.now += 20;
-    path.pushDelta('item_a', frame());
-  }
+  const { path, marks, echoAll, realTime } = await pacedPath();
+  realTime('item_a', 5);
   assert.equal(marks().length, 1, 'one mark after frame 3; frames 4 and 5 have none yet');
   echoAll();
   assert.equal(path.isPlaying, true, 'frames 4 and 5 have not been acknowledged');
@@ -250,11 +254,8 @@ test('frames sent after the last mark still count as playing, and a barge-in the
 
 test('the answer gets its last mark even when Twilio is backed up at the moment it ends', async () => {
   let ready = true;
-  const { path, clock, marks, echoAll, frame } = await pacedPath({ ready: () => ready });
-  for (let i = 0; i < 5; i++) {
-    clock.now += 20;
-    path.pushDelta('item_a', frame());
-  }
+  const { path, marks, echoAll, realTime } = await pacedPath({ ready: () => ready });
+  realTime('item_a', 5);
   ready = false;
   path.endItem('item_a');
   assert.equal(marks().length, 2, 'the trailing mark goes out behind the audio it covers');
@@ -264,11 +265,8 @@ test('the answer gets its last mark even when Twilio is backed up at the moment 
 });
 
 test('audio that stalls without an end gets a mark at the next upkeep, not while frames keep coming', async () => {
-  const { path, clock, marks, frame } = await pacedPath();
-  for (let i = 0; i < 4; i++) {
-    clock.now += 20;
-    path.pushDelta('item_a', frame());
-  }
+  const { path, clock, marks, realTime } = await pacedPath();
+  realTime('item_a', 4);
   clock.now += 20;
   path.tidyMarks();
   assert.equal(marks().length, 1, 'within two frame times the stream may just be arriving at real time');
@@ -279,17 +277,11 @@ test('audio that stalls without an end gets a mark at the next upkeep, not while
 });
 
 test('the next answer starting while the last one plays: its tail gets a mark, and a barge-in truncates both where heard', async () => {
-  const { path, clock, sent, marks, frame } = await pacedPath();
-  for (let i = 0; i < 4; i++) {
-    clock.now += 20;
-    path.pushDelta('item_a', frame());
-  }
+  const { path, sent, marks, realTime } = await pacedPath();
+  realTime('item_a', 4);
   assert.equal(marks().length, 1, 'after frame 3; frame 4 has none yet');
   // The next answer's audio follows at once, before a's response.done (which would have marked a's tail).
-  for (let i = 0; i < 2; i++) {
-    clock.now += 20;
-    path.pushDelta('item_b', frame());
-  }
+  realTime('item_b', 2);
   assert.deepEqual(
     sent.map((m) => m.event),
     ['media', 'media', 'media', 'mark', 'media', 'mark', 'media', 'media'],
@@ -318,11 +310,8 @@ test("a barge-in while the next answer still waits behind the last one reports i
 });
 
 test('a barge-in with a partial frame waiting reports what was heard, not 0 ms', async () => {
-  const { path, clock, echoAll, frame } = await pacedPath();
-  for (let i = 0; i < 3; i++) {
-    clock.now += 20;
-    path.pushDelta('item_a', frame());
-  }
+  const { path, echoAll, frame, realTime } = await pacedPath();
+  realTime('item_a', 3);
   echoAll();
   // 100 bytes (12.5 ms) of the same answer wait for more: not a whole frame, and the item has not ended.
   path.pushDelta('item_a', frame(100));
