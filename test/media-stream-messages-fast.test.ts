@@ -185,7 +185,8 @@ const MEDIA_TEMPLATE: unknown = JSON.parse(harnessMedia(3));
 test('differential: for random and damaged frames the Buffer path equals the string path', () => {
   const seed = 0x5eed_fa57;
   const n = Math.max(CASES, 40_000);
-  const { fastTaken, leftToJsonAndValid, rejected } = runDifferential({ randomFrame, isValid: (t) => parseTwilioMessage(t).ok, reformat, inserts: INSERTS, fields: MEDIA_FIELDS, template: MEDIA_TEMPLATE, agree }, seed, n, [0.3, 0.4, 0.8, 0.95]);
+  const subject = { randomFrame, isValid: (t: string) => parseTwilioMessage(t).ok, reformat, inserts: INSERTS, fields: MEDIA_FIELDS, template: MEDIA_TEMPLATE, agree };
+  const { fastTaken, leftToJsonAndValid, rejected } = runDifferential(subject, seed, n, [0.3, 0.4, 0.8, 0.95]);
   // The generator must exercise all three outcomes, or the equality above proves little.
   assert.ok(fastTaken > n * 0.2, `fast path taken ${fastTaken} of ${n}`);
   assert.ok(leftToJsonAndValid > n * 0.05, `valid frames left to the JSON path ${leftToJsonAndValid} of ${n}`);

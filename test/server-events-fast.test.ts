@@ -292,7 +292,9 @@ const TEMPLATE: unknown = JSON.parse(serverDelta({ obfuscation: 'x1' }));
 test('differential: for random and damaged frames the Buffer path equals the string path', () => {
   const seed = 0xde17_a5ed;
   const n = Math.max(CASES, 20_000);
-  const { fastTaken, leftToJsonAndValid, rejected } = runDifferential({ randomFrame, isValid: (t) => parseServerEvent(t).ok, reformat, inserts: INSERTS, fields: DELTA_FIELDS, template: TEMPLATE, agree }, seed, n, [0.35, 0.45, 0.8, 0.95], 0.3);
+  const subject = { randomFrame, isValid: (t: string) => parseServerEvent(t).ok, reformat, inserts: INSERTS, fields: DELTA_FIELDS, template: TEMPLATE, agree };
+  // A third of the frames are read from a view into a larger buffer, as a socket read may hand one over.
+  const { fastTaken, leftToJsonAndValid, rejected } = runDifferential(subject, seed, n, [0.35, 0.45, 0.8, 0.95], 0.3);
   // The generator must exercise all three outcomes, or the equality above proves little.
   assert.ok(fastTaken > n * 0.2, `fast path taken ${fastTaken} of ${n}`);
   assert.ok(leftToJsonAndValid > n * 0.1, `valid frames left to the JSON path ${leftToJsonAndValid} of ${n}`);
