@@ -42,8 +42,8 @@ const WINDOW_S = Number(flag('window') ?? (QUICK ? 4 : 10));
 // A level is measured in steady state: every call added by the ramp (as fast as the generator can place them, far
 // faster than real arrivals) has been through one whole 8 s turn cycle, so its buffers have reached their working size,
 // and V8 has resized its heap for the new calls. With 3 s, the window still caught the mark-compacts of that growth:
-// traced at 300 calls, pauses of about 10 ms came 0.3-2 s apart in the first seconds after the ramp and 9 s apart after
-// 12 s. Real traffic, arriving a call at a time, does not bunch that growth together.
+// traced at 300 calls, pauses of about 10 ms came 0.3-2 s apart in the first seconds after the ramp, and the gap had
+// grown to about 9 s by 8 s after it. Real traffic, arriving a call at a time, does not bunch that growth together.
 const SETTLE_S = Number(flag('settle') ?? (QUICK ? 1.5 : 12));
 const MODES = (flag('modes') ?? ALL_MODES.join(',')).split(',') as Mode[];
 for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m}: --modes= takes ${ALL_MODES.join(', ')}`);
