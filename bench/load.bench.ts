@@ -12,7 +12,7 @@
 // delay, linear fits of CPU and RSS against N, the largest clean N, and the
 // CPU-per-call ratios pcm24k/pcmu, pcm24k/relay and pcmu/relay.
 //
-//   npm run bench:load                      full run (~12 minutes)
+//   npm run bench:load                      full run (~14 minutes)
 //   npm run bench:load -- --quick           smoke run (~1 minute)
 //   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
 //   npm run bench:load -- --modes=pcm24k --bridge-node-flags=--max-semi-space-size=64
