@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeterProvider, MetricReader, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
-import { BridgeMetrics, METRIC, BUCKETS } from '../src/telemetry/metrics.js';
+import { BridgeMetrics, METRIC, BUCKETS, FRAME_SAMPLE_EVERY } from '../src/telemetry/metrics.js';
 
 class MemoryReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -62,10 +62,10 @@ test('histograms use their documented units and explicit buckets', async () => {
   const { bridge, collect, done } = await setup();
   bridge.turnLatency(450);
   bridge.turnLatency(1800);
-  bridge.transcode('in', 40);
-  bridge.transcode('out', 300);
-  bridge.transcode('out', 12);
-  bridge.outboundLead(140);
+  // Transcode timings are sampled: the first frame per direction, then every FRAME_SAMPLE_EVERY-th.
+  for (let i = 0; i < FRAME_SAMPLE_EVERY; i++) bridge.transcode('in', 40);
+  for (let i = 0; i <= FRAME_SAMPLE_EVERY; i++) bridge.transcode('out', i === 0 ? 300 : 12);
+  for (let i = 0; i < FRAME_SAMPLE_EVERY; i++) bridge.outboundLead(140);
   const m = await collect();
 
   const latency = m.get(METRIC.turnLatency);
@@ -83,10 +83,14 @@ test('histograms use their documented units and explicit buckets', async () => {
   assert.equal(transcode?.descriptor.unit, 'us');
   const byDir = new Map(transcode?.dataPoints.map((p) => [p.attributes['bridge.frame.direction'], (p.value as { count: number }).count]));
   assert.deepEqual(Object.fromEntries(byDir), { in: 1, out: 2 });
+  const outSum = transcode?.dataPoints.find((p) => p.attributes['bridge.frame.direction'] === 'out')?.value as { sum: number };
+  assert.equal(outSum.sum, 312, 'the first frame and the 9th were recorded');
 
   const lead = m.get(METRIC.outboundLead);
   assert.equal(lead?.descriptor.unit, 'ms');
-  assert.deepEqual((lead?.dataPoints[0]?.value as { buckets: { boundaries: number[] } }).buckets.boundaries, [...BUCKETS.outboundLeadMs]);
+  const leadPoint = lead?.dataPoints[0]?.value as { count: number; buckets: { boundaries: number[] } };
+  assert.deepEqual(leadPoint.buckets.boundaries, [...BUCKETS.outboundLeadMs]);
+  assert.equal(leadPoint.count, 1, 'one send in FRAME_SAMPLE_EVERY');
   await done();
 });
 
@@ -174,8 +178,8 @@ test('hot path allocates no attribute objects per frame', async () => {
     removeBatchObservableCallback: () => {},
   } as unknown as import('@opentelemetry/api').Meter;
   const spied = new BridgeMetrics(spyMeter);
-  spied.transcode('in', 1);
-  spied.transcode('in', 2);
+  // Sampled: frames 0 and FRAME_SAMPLE_EVERY are the ones recorded.
+  for (let i = 0; i <= FRAME_SAMPLE_EVERY; i++) spied.transcode('in', i);
   assert.equal(seen.length, 2);
   assert.equal(seen[0], seen[1]);
   assert.ok(Object.isFrozen(seen[0]));
