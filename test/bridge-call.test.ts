@@ -7,6 +7,7 @@ import { readWav } from '../src/audio/wav.js';
 import { runSimulatedCall, type CallStep } from '../src/devtools/call-simulator/index.js';
 import { startRealtimePeer, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
 import { ACCOUNT_SID, API_KEY, AUTH_TOKEN, PUBLIC_URL, eventually, startBridge, type RunningBridge } from './support/bridge-harness.js';
+import { startScriptedUpstream } from './support/scripted-upstream.js';
 import { bestCorrelation, crudeDecimate, rms } from './support/audio-compare.js';
 
 const QUESTION = 'fixtures/caller-question.wav';
@@ -187,4 +188,60 @@ test("one turn's messages to Twilio leave in one socket write (the Twilio socket
   }
   assert.ok(flushes.length > 0, 'the Twilio socket was written through _writev');
   assert.ok(Math.max(...flushes) >= 4, `a media frame and its mark left in one write (largest flush: ${Math.max(...flushes)} chunks)`);
+});
+
+test('barge-in at an answer changeover: both answers are truncated where the caller heard them', async () => {
+  // One response with two audio items, streamed at once (faster than real time, as the service does). The caller
+  // cuts in while the first answer's tail still plays and the second answer's audio waits behind it: the bridge must
+  // truncate the first where it was heard, and the second at what little (or none) of it played.
+  const ITEM_MS = 600;
+  const pcm = (ms: number) => Buffer.from(REPLY.slice(0, ms * 24).buffer);
+  const received: { type: string; item_id?: string; audio_end_ms?: number }[] = [];
+  const upstream = await startScriptedUpstream((ws) => {
+    let answered = false;
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; item_id?: string; audio_end_ms?: number };
+      received.push(msg);
+      if (msg.type === 'session.update') ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+      // The caller's audio is flowing, so Twilio's stream has started: answer once.
+      if (msg.type !== 'input_audio_buffer.append' || answered) return;
+      answered = true;
+      const send = (event: object) => ws.send(JSON.stringify(event));
+      send({ type: 'response.created', response: { id: 'resp_1', status: 'in_progress' } });
+      for (const item of ['item_a', 'item_b']) {
+        const audio = pcm(ITEM_MS);
+        for (let at = 0; at < audio.length; at += 4800) {
+          send({ type: 'response.output_audio.delta', response_id: 'resp_1', item_id: item, output_index: item === 'item_a' ? 0 : 1, content_index: 0, delta: audio.subarray(at, at + 4800).toString('base64') });
+        }
+      }
+      send({ type: 'response.done', response: { id: 'resp_1', status: 'completed', usage: {} } });
+      // Two thirds into the first answer as the caller hears it (the pacer leads by at most 200 ms, so the second
+      // answer's first frames may have gone out too).
+      setTimeout(() => send({ type: 'input_audio_buffer.speech_started', item_id: 'item_user_2', audio_start_ms: 1000 }), 400);
+    });
+  });
+  const bridge = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl });
+  try {
+    const report = await call(bridge, [{ silenceMs: 1500 }, { hangup: true }]);
+    assert.deepEqual(report.violations, []);
+    assert.equal(report.clears.length, 1, 'one clear silenced the line');
+    const clearAt = report.clears[0]!.atMs;
+    const startedAt = report.playback[0]!.startMs;
+    const heard = clearAt - startedAt;
+    assert.ok(heard > 100 && heard < ITEM_MS - 60, `the barge-in came while the first answer played (heard ${heard} ms)`);
+
+    await eventually(() => received.filter((m) => m.type === 'conversation.item.truncate').length >= 2, 2000, 'two truncates');
+    const truncates = received.filter((m) => m.type === 'conversation.item.truncate');
+    assert.deepEqual(truncates.map((t) => t.item_id), ['item_a', 'item_b'], 'both answers, oldest first');
+    const [a = -1, b = -1] = truncates.map((t) => t.audio_end_ms ?? -1);
+    assert.ok(a <= heard + 5, `first answer truncated at ${a} ms, heard ${heard} ms: never past what was heard`);
+    assert.ok(a >= heard - 120, `first answer truncated at ${a} ms, heard ${heard} ms: within a few marks`);
+    assert.equal(b, 0, 'nothing of the second answer was heard');
+    assert.equal(received.filter((m) => m.type === 'response.cancel').length, 0, 'the response had completed: nothing to cancel');
+    // Nothing of either answer played after the clear.
+    assert.ok(report.playback.every((s) => s.startMs <= clearAt), 'no audio after the clear');
+  } finally {
+    await bridge.close();
+    await upstream.close();
+  }
 });
