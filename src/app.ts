@@ -18,6 +18,7 @@ import { realtimeConnector, type UpstreamConnector } from './upstream/connect.js
 import type { ConnectAttempt } from './upstream/realtime-link.js';
 import type { ReconnectPolicy } from './upstream/reconnect-policy.js';
 import { admitCall } from './admission/admission-control.js';
+import { CallReservations } from './admission/call-reservations.js';
 import { AuthFailureLimiter } from './admission/auth-failure-limiter.js';
 import { ConnectionGate } from './admission/connection-gate.js';
 import { LoopDelayWindow } from './admission/loop-delay-window.js';
@@ -114,8 +115,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   const tracer = deps.tracer ?? new CallTracer({ metrics, model: config.openai.model });
   const loopDelay = deps.loopDelayP99Ms ? undefined : new LoopDelayWindow();
   const loopDelayP99Ms = deps.loopDelayP99Ms ?? (() => loopDelay!.p99Ms);
+  // Calls given a stream whose socket has not opened yet count against MAX_CALLS too.
+  const reservations = new CallReservations(config.ticketTtlSeconds * 1000);
   const admission = () =>
-    admitCall({ maxCalls: config.limits.maxCalls, maxLoopDelayMs: config.limits.maxEventLoopDelayMs }, { liveCalls: calls.size, loopDelayP99Ms: loopDelayP99Ms(), draining });
+    admitCall(
+      { maxCalls: config.limits.maxCalls, maxLoopDelayMs: config.limits.maxEventLoopDelayMs },
+      { liveCalls: calls.size + reservations.pending(now()), loopDelayP99Ms: loopDelayP99Ms(), draining },
+    );
   const limiter = new AuthFailureLimiter({
     maxFailures: config.limits.authFailuresPerMinute,
     windowMs: 60_000,
@@ -184,10 +190,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     accountSid: config.twilio.accountSid,
     now,
     fallbackVerbs: config.fallback.twimlVerbs,
-    refuseNewCall: () => {
+    refuseNewCall: (callSid, ip) => {
       const verdict = admission();
-      if (verdict.admit) return undefined;
-      refused('webhook', verdict.reason, '');
+      if (verdict.admit) {
+        reservations.reserve(callSid, now());
+        return undefined;
+      }
+      refused('webhook', verdict.reason, ip);
       return verdict.reason;
     },
     onAuthFailure: (reason, ip) => {
@@ -208,6 +217,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     },
     onCall: (socket, claims, request) => {
       releaseGate(request.raw.socket);
+      reservations.release(claims.callSid);
       const upgradedAt = performance.timeOrigin + performance.now();
       const stream = tracer.startStream({ carrier: claims.traceparent, callSid: claims.callSid, startTime: upgradedAt });
       stream.authChecked({ outcome: 'ok', startTime: upgradedAt });

@@ -63,6 +63,30 @@ test('admission: past MAX_CALLS a new caller gets the fallback TwiML (never a 5x
   }
 });
 
+test('admission: webhooks arriving together cannot overrun MAX_CALLS; a place is held until the stream opens or its ticket expires', async () => {
+  let clock = Date.now();
+  const bridge = await startBridge({ MAX_CALLS: '2', STREAM_TICKET_TTL_SECONDS: '10' }, { connectUpstream: pendingUpstream, now: () => clock });
+  try {
+    // Eight calls ring at once: every webhook is in flight before any stream opens.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postWebhook(bridge.url, webhookFields(callSid()))));
+    assert.ok(answers.every((a) => a.status === 200), 'every caller got TwiML');
+    const admitted = answers.filter((a) => a.streamUrl !== undefined);
+    assert.equal(admitted.length, 2, 'exactly MAX_CALLS callers were given a stream');
+    assert.equal((await fetch(`${bridge.url}/readyz`)).status, 503, 'full while two admitted calls have not yet connected');
+    // One stream opens: it is now a live call, and the other still holds its place.
+    const opened = await openStream(bridge.url, admitted[0]!.streamUrl!);
+    assert.ok('ws' in opened);
+    assert.ok(!(await postWebhook(bridge.url, webhookFields(callSid()))).body.includes('<Stream'), 'still full');
+    // The other never connects: once its ticket has expired, its place is free again.
+    clock += 10_001;
+    const later = await postWebhook(bridge.url, webhookFields(callSid()));
+    assert.ok(later.streamUrl !== undefined, 'the expired place went to a new caller');
+    opened.ws.close();
+  } finally {
+    await bridge.close();
+  }
+});
+
 test('admission: a lagging event loop turns new calls away until it recovers', async () => {
   let lag = 120;
   const bridge = await startBridge({ MAX_EVENT_LOOP_DELAY_MS: '50' }, { connectUpstream: pendingUpstream, loopDelayP99Ms: () => lag });

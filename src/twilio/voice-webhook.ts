@@ -19,8 +19,11 @@ export interface VoiceWebhookOptions {
   readonly now: () => number;
   /** Verbs Twilio runs when the AI cannot take the call, or when the stream ends unexpectedly. */
   readonly fallbackVerbs: string;
-  /** Undefined when a new call may be admitted; otherwise why not (draining, full). */
-  readonly refuseNewCall: () => string | undefined;
+  /**
+   * Undefined when a new call may be admitted, and then its place is taken until its stream opens or its ticket
+   * expires (so webhooks arriving together cannot all be admitted past the cap); otherwise why not (draining, full).
+   */
+  readonly refuseNewCall: (callSid: string, ip: string) => string | undefined;
   /** Called for every refused request, for metrics and abuse counting. */
   readonly onAuthFailure?: (reason: string, ip: string) => void;
   /** Starts the call's trace; its carrier travels in the ticket so the stream joins the same trace. */
@@ -78,7 +81,7 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
     const root = opts.startCall?.(callSid);
     // From here on the webhook's lines belong to the call's trace.
     const log = root?.carrier ? request.log.child({ trace_id: root.spanContext.traceId, span_id: root.spanContext.spanId }) : request.log;
-    const refusal = opts.refuseNewCall();
+    const refusal = opts.refuseNewCall(callSid, request.ip);
     if (refusal !== undefined) {
       root?.end('rejected');
       // Still valid TwiML, never a 5xx: Twilio would play its generic error to the caller.
