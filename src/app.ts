@@ -128,18 +128,41 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     cooldownMs: config.limits.authBlockMs,
     maxTrackedIps: 10_000,
   });
-  const onAuthFailure = (reason: string, ip: string) => {
-    if (limiter.recordFailure(clientKey(ip), now())) {
+  const refused = (surface: string, reason: string, ip: string) => deps.onRefusal?.(surface, reason, ip);
+  /** Counts a failed credential check; true when its address is blocked (so the route answers a bare 429). */
+  const onAuthFailure = (surface: 'webhook' | 'stream', reason: string, ip: string): boolean => {
+    const key = clientKey(ip);
+    const wasBlocked = limiter.isBlocked(key, now());
+    if (limiter.recordFailure(key, now())) {
+      metrics.addressBlocked();
       app.log.warn({ ip, reason, blockMs: config.limits.authBlockMs }, 'blocking unsigned requests from an address after repeated authentication failures');
     }
+    refused(surface === 'stream' ? 'upgrade' : surface, wasBlocked ? 'blocked_ip' : reason, ip);
+    if (wasBlocked) {
+      // Refused without a span or a log line: counted, once per request, in the refusals metric.
+      metrics.refused(surface === 'stream' ? 'upgrade' : 'http', 'blocked_ip');
+      return true;
+    }
+    tracer.authRejected(surface, authOutcome(reason));
+    return false;
   };
-  const refused = (surface: string, reason: string, ip: string) => deps.onRefusal?.(surface, reason, ip);
 
   // Connections that do not (yet) carry an authenticated stream are capped in total and per address.
   const gate = new ConnectionGate({
     maxUnauthenticated: config.limits.maxUnauthenticatedSockets,
     maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp,
   });
+  // One line when the cap starts cutting sockets, then at most one a minute with the count: a flood must not
+  // become a flood of log lines.
+  let capRefusals = 0;
+  let capLoggedAt = -Infinity;
+  const capLog = (ip: string) => {
+    capRefusals++;
+    if (now() - capLoggedAt < 60_000) return;
+    app.log.warn({ ip, refused: capRefusals, openUnauthenticated: gate.total }, 'cutting new sockets: the cap on unauthenticated sockets is reached');
+    capLoggedAt = now();
+    capRefusals = 0;
+  };
   // Slow-header (slowloris) sockets are cut after 10 s; requestTimeout (15 s) bounds the whole request.
   app.server.headersTimeout = 10_000;
   const gated = new WeakMap<object, string>();
@@ -147,6 +170,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     const ip = clientKey(socket.remoteAddress ?? 'unknown');
     if (!gate.enter(ip)) {
       refused('connection', 'unauthenticated_socket_cap', ip);
+      metrics.refused('connection', 'unauthenticated_socket_cap');
+      capLog(ip);
       socket.destroy();
       return;
     }
@@ -162,20 +187,23 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     gate.leave(ip);
   };
 
+  await app.register(formbody);
+  // Twilio's text frames are parsed as JSON at once, which rejects bad text anyway: skip ws's UTF-8 pass.
+  await app.register(websocket, { options: { maxPayload: config.maxMessageBytes, perMessageDeflate: false, skipUTF8Validation: true } });
+
   // An address past the auth-failure limit has its unsigned requests refused before any work is done.
   // Signed ones are still checked and served: Twilio's addresses are shared by all its customers, so
   // blocking them outright would let anyone with a Twilio number take this bridge off the air.
+  // Registered after the websocket plugin, whose own hooks mark an upgrade (request.ws) and destroy its socket once
+  // answered: ahead of them, a refused upgrade's socket was never destroyed, and app.close() waited on it forever.
   app.addHook('onRequest', async (request, reply) => {
     if (request.url === '/healthz' || request.url === '/readyz') return;
     if (!request.headers['x-twilio-signature'] && limiter.isBlocked(clientKey(request.ip), now())) {
       refused(request.ws ? 'upgrade' : 'http', 'blocked_ip', request.ip);
+      metrics.refused(request.ws ? 'upgrade' : 'http', 'blocked_ip');
       return reply.code(429).header('connection', 'close').send();
     }
   });
-
-  await app.register(formbody);
-  // Twilio's text frames are parsed as JSON at once, which rejects bad text anyway: skip ws's UTF-8 pass.
-  await app.register(websocket, { options: { maxPayload: config.maxMessageBytes, perMessageDeflate: false, skipUTF8Validation: true } });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -197,24 +225,17 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
         return undefined;
       }
       refused('webhook', verdict.reason, ip);
+      metrics.refused('call', verdict.reason);
       return verdict.reason;
     },
-    onAuthFailure: (reason, ip) => {
-      refused('webhook', reason, ip);
-      tracer.authRejected('webhook', authOutcome(reason));
-      onAuthFailure(reason, ip);
-    },
+    onAuthFailure: (reason, ip) => onAuthFailure('webhook', reason, ip),
     startCall: (callSid) => tracer.startCall({ callSid }),
   });
   await app.register(mediaStreamRoute, {
     verifier,
     tickets,
     now,
-    onAuthFailure: (reason, ip) => {
-      refused('upgrade', reason, ip);
-      tracer.authRejected('stream', authOutcome(reason));
-      onAuthFailure(reason, ip);
-    },
+    onAuthFailure: (reason, ip) => onAuthFailure('stream', reason, ip),
     onCall: (socket, claims, request) => {
       releaseGate(request.raw.socket);
       reservations.release(claims.callSid);

@@ -5,12 +5,15 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import twilio from 'twilio';
+import { WebSocket } from 'ws';
 import { AuthFailureLimiter } from '../src/admission/auth-failure-limiter.js';
 import { ConnectionGate } from '../src/admission/connection-gate.js';
 import { admitCall } from '../src/admission/admission-control.js';
 import { clientKey } from '../src/admission/client-key.js';
 import { MessageRateLimit } from '../src/call/message-rate-limit.js';
 import type { UpstreamConnector } from '../src/upstream/connect.js';
+import { METRIC } from '../src/telemetry/metrics.js';
+import { memoryMetrics, points } from './support/memory-metrics.js';
 import {
   AUTH_TOKEN,
   PUBLIC_URL,
@@ -104,7 +107,8 @@ test('admission: a lagging event loop turns new calls away until it recovers', a
 });
 
 test('abuse: an address past the auth-failure limit is refused at once; other addresses are not', async () => {
-  const bridge = await startBridge({ AUTH_FAILURES_PER_MINUTE: '5', AUTH_BLOCK_SECONDS: '60' }, { connectUpstream: pendingUpstream });
+  const telemetry = memoryMetrics();
+  const bridge = await startBridge({ AUTH_FAILURES_PER_MINUTE: '5', AUTH_BLOCK_SECONDS: '60' }, { connectUpstream: pendingUpstream, metrics: telemetry.bridge });
   try {
     const fields = webhookFields(callSid());
     const good = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, fields);
@@ -118,13 +122,58 @@ test('abuse: an address past the auth-failure limit is refused at once; other ad
     assert.ok(bridge.logs.some((l) => l.msg === 'blocking unsigned requests from an address after repeated authentication failures' && l.ip === '127.0.0.7'), 'the block is logged');
     // Another address is unaffected.
     assert.equal((await webhookFrom(bridge.url, '127.0.0.8', fields, good)).status, 200);
+
+    // Any signature header gets a blocked address checked, but a failed check is a bare 429: it cannot buy a log
+    // line (or a span) per request.
+    const linesBefore = bridge.logs.length;
+    for (let i = 0; i < 20; i++) assert.equal((await webhookFrom(bridge.url, '127.0.0.7', fields, 'x')).status, 429);
+    // (The test bridge logs at debug level; only debug lines may appear, and production runs at info.)
+    assert.deepEqual(bridge.logs.slice(linesBefore).filter((l) => (l.level as number) >= 30), [], 'no log line per refused request');
+    const m = await telemetry.collect();
+    assert.deepEqual(points(m.get(METRIC.authBlocks)), [{ attributes: {}, value: 1 }], 'one block');
+    const refusals = points(m.get(METRIC.refusals)).map((p) => [p.attributes['bridge.refusal.surface'], p.attributes['bridge.refusal.reason'], p.value]);
+    assert.deepEqual(refusals, [['http', 'blocked_ip', 21]], 'the unsigned request and the 20 failed ones, each counted');
   } finally {
+    await bridge.close();
+    await telemetry.done();
+  }
+});
+
+test('abuse: failed upgrades count toward the block too, and a blocked address gets a bare 429 on upgrade', async () => {
+  const bridge = await startBridge({ AUTH_FAILURES_PER_MINUTE: '5', AUTH_BLOCK_SECONDS: '60' }, { connectUpstream: pendingUpstream });
+  const upgrade = (signature: string | null, ticket = 'no-such-ticket') =>
+    new Promise<number>((resolve, reject) => {
+      const headers: Record<string, string> = signature === null ? {} : { 'x-twilio-signature': signature };
+      const ws = new WebSocket(`${bridge.url.replace(/^http/, 'ws')}/twilio/stream/${ticket}`, { headers, localAddress: '127.0.0.11' });
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        res.resume();
+        ws.terminate();
+      });
+      ws.once('open', () => reject(new Error('upgrade accepted')));
+      // terminate() after the refusal reports an error of its own; the promise has settled by then.
+      ws.on('error', reject);
+    });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push(await upgrade('bad'));
+    assert.deepEqual(statuses, [403, 403, 403, 403, 403, 403], 'failed signatures are refused');
+    assert.ok(bridge.logs.some((l) => l.msg === 'blocking unsigned requests from an address after repeated authentication failures' && l.ip === '127.0.0.11'));
+    assert.equal(await upgrade('bad'), 429, 'a failed check from a blocked address');
+    assert.equal(await upgrade(null), 429, 'an unsigned upgrade from a blocked address');
+    // A correctly signed call from the same address is still served (Twilio's addresses are shared).
+    const fields = webhookFields(callSid());
+    const good = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, fields);
+    assert.equal((await webhookFrom(bridge.url, '127.0.0.11', fields, good)).status, 200);
+  } finally {
+    // Also the regression check: a refused upgrade's socket must not keep the server from closing.
     await bridge.close();
   }
 });
 
 test('abuse: unauthenticated sockets are capped per address; an accepted stream frees its slot', async () => {
-  const bridge = await startBridge({ MAX_UNAUTHENTICATED_SOCKETS_PER_IP: '3' }, { connectUpstream: pendingUpstream });
+  const telemetry = memoryMetrics();
+  const bridge = await startBridge({ MAX_UNAUTHENTICATED_SOCKETS_PER_IP: '3' }, { connectUpstream: pendingUpstream, metrics: telemetry.bridge });
   const idle: ReturnType<typeof connect>[] = [];
   try {
     const port = bridge.port;
@@ -139,11 +188,15 @@ test('abuse: unauthenticated sockets are capped per address; an accepted stream 
       });
     const results = [await open(), await open(), await open(), await open()];
     assert.deepEqual(results.map((r) => r.closedQuickly), [false, false, false, true], 'the fourth idle socket is cut');
+    assert.equal(bridge.logs.filter((l) => l.msg === 'cutting new sockets: the cap on unauthenticated sockets is reached').length, 1, 'the cut is logged');
+    const refusals = points((await telemetry.collect()).get(METRIC.refusals)).map((p) => [p.attributes['bridge.refusal.reason'], p.value]);
+    assert.deepEqual(refusals, [['unauthenticated_socket_cap', 1]], 'and counted');
     // Other addresses (here 127.0.0.1) still get in, and an accepted stream does not count against its address.
     const res = await postWebhook(bridge.url, webhookFields(callSid()));
     assert.equal(res.status, 200);
   } finally {
     for (const s of idle) s.destroy();
+    await telemetry.done();
     await bridge.close();
   }
 });

@@ -2,41 +2,12 @@
 // names, units, attributes, buckets, and the allocation-free hot path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MeterProvider, MetricReader, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { BridgeMetrics, METRIC, BUCKETS, FRAME_SAMPLE_EVERY } from '../src/telemetry/metrics.js';
-
-class MemoryReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
-async function setup(): Promise<{ bridge: BridgeMetrics; collect: () => Promise<Map<string, MetricData>>; done: () => Promise<void> }> {
-  const reader = new MemoryReader();
-  const provider = new MeterProvider({ readers: [reader] });
-  const bridge = new BridgeMetrics(provider.getMeter('test'));
-  return {
-    bridge,
-    collect: async () => {
-      const { resourceMetrics, errors } = await reader.collect();
-      assert.deepEqual(errors, []);
-      const out = new Map<string, MetricData>();
-      for (const scope of resourceMetrics.scopeMetrics) for (const m of scope.metrics) out.set(m.descriptor.name, m);
-      return out;
-    },
-    done: async () => {
-      bridge.close();
-      await provider.shutdown();
-    },
-  };
-}
-
-function points(m: MetricData | undefined): Array<{ attributes: Record<string, unknown>; value: unknown }> {
-  assert.ok(m, 'metric missing');
-  return m.dataPoints.map((p) => ({ attributes: { ...p.attributes }, value: p.value }));
-}
+import { memoryMetrics, points } from './support/memory-metrics.js';
 
 test('call lifecycle: active calls up/down, ended calls by outcome', async () => {
-  const { bridge, collect, done } = await setup();
+  const { bridge, collect, done } = memoryMetrics();
   bridge.callStarted();
   bridge.callStarted();
   bridge.callEnded('completed');
@@ -59,7 +30,7 @@ test('call lifecycle: active calls up/down, ended calls by outcome', async () =>
 });
 
 test('histograms use their documented units and explicit buckets', async () => {
-  const { bridge, collect, done } = await setup();
+  const { bridge, collect, done } = memoryMetrics();
   bridge.turnLatency(450);
   bridge.turnLatency(1800);
   // Transcode timings are sampled: the first frame per direction, then every FRAME_SAMPLE_EVERY-th.
@@ -95,7 +66,7 @@ test('histograms use their documented units and explicit buckets', async () => {
 });
 
 test('frame counters are cumulative, observed at collection time, by direction and drop reason', async () => {
-  const { bridge, collect, done } = await setup();
+  const { bridge, collect, done } = memoryMetrics();
   for (let i = 0; i < 50; i++) bridge.framesInbound();
   bridge.framesOutbound(30);
   bridge.framesGapFilled(4);
@@ -116,7 +87,7 @@ test('frame counters are cumulative, observed at collection time, by direction a
 });
 
 test('upstream connects, reconnects, rollovers and auth failures carry their attributes', async () => {
-  const { bridge, collect, done } = await setup();
+  const { bridge, collect, done } = memoryMetrics();
   bridge.upstreamConnect('ok');
   bridge.upstreamConnect('closed');
   bridge.upstreamConnect('ok');
@@ -136,7 +107,7 @@ test('upstream connects, reconnects, rollovers and auth failures carry their att
 });
 
 test('event-loop delay: the monitor starts on first collection and reports seconds afterwards', async () => {
-  const { collect, done } = await setup();
+  const { collect, done } = memoryMetrics();
   let m = await collect();
   assert.equal(m.get(METRIC.eventLoopDelayP99)?.dataPoints.length ?? 0, 0, 'nothing before the monitor has run');
   // Block the loop briefly so the monitor has samples (real time is the point here).
@@ -165,7 +136,7 @@ test('with no MeterProvider registered, every method is a cheap no-op', () => {
 });
 
 test('hot path allocates no attribute objects per frame', async () => {
-  const { bridge, done } = await setup();
+  const { bridge, done } = memoryMetrics();
   // The same frozen attribute object must be reused: record twice and compare identity via a spy meter.
   const seen: unknown[] = [];
   const spyMeter = {

@@ -1,8 +1,8 @@
 // Owns per-IP counting of authentication failures (webhook signature,
 // upgrade signature, ticket). Past the limit within a minute, an IP is
-// refused outright for a cool-down window. Memory is bounded: at most
-// `maxTrackedIps` addresses are remembered, oldest forgotten first. Pure:
-// the clock is passed in.
+// refused outright for a cool-down window, which failures while blocked
+// extend. Memory is bounded: at most `maxTrackedIps` addresses are
+// remembered, oldest forgotten first. Pure: the clock is passed in.
 
 export interface AuthFailureLimits {
   /** Failures within `windowMs` that get an IP blocked. */
@@ -47,7 +47,12 @@ export class AuthFailureLimiter {
       t.count = 0;
     }
     t.count++;
-    if (t.count > this.limits.maxFailures && t.blockedUntil <= now) {
+    // A blocked address that keeps failing stays blocked: the cool-down runs from its last failure.
+    if (t.blockedUntil > now) {
+      t.blockedUntil = now + this.limits.cooldownMs;
+      return false;
+    }
+    if (t.count > this.limits.maxFailures) {
       t.blockedUntil = now + this.limits.cooldownMs;
       return true;
     }

@@ -124,6 +124,10 @@ export const ATTR = {
   frameDirection: 'bridge.frame.direction',
   /** Why frames were dropped; see DropReason. */
   dropReason: 'bridge.frame.drop_reason',
+  /** What was turned away: http (a request) | upgrade | connection (a TCP socket) | call (a new call, given the fallback). */
+  refusalSurface: 'bridge.refusal.surface',
+  /** Why it was turned away; see RefusalReason. */
+  refusalReason: 'bridge.refusal.reason',
 } as const;
 
 export type CallOutcome = 'completed' | 'caller_hangup' | 'upstream_failed' | 'fallback' | 'rejected' | 'error' | 'drained';
@@ -142,6 +146,9 @@ export type PhaseOutcome = 'ok' | 'failed' | 'gave_up';
 export type FrameDirection = 'in' | 'out';
 export type DropReason = 'backpressure' | 'malformed' | 'late' | 'upstream_down' | 'cancelled';
 export type FallbackAction = 'twiml' | 'hangup' | 'transfer';
+export type RefusalSurface = 'http' | 'upgrade' | 'connection' | 'call';
+/** Refusals that are not a failed credential check (those are bridge.auth.failures). */
+export type RefusalReason = 'blocked_ip' | 'unauthenticated_socket_cap' | 'per_ip_request_cap' | 'max_calls' | 'event_loop_delay' | 'draining';
 
 export const GEN_AI_PROVIDER_OPENAI = 'openai';
 export const GEN_AI_OPERATION_CHAT = 'chat';

@@ -17,6 +17,8 @@ import {
   type DropReason,
   type FrameDirection,
   type PhaseOutcome,
+  type RefusalReason,
+  type RefusalSurface,
   type UpstreamOutcome,
 } from './attributes.js';
 
@@ -34,6 +36,8 @@ export const METRIC = {
   upstreamReconnects: 'bridge.upstream.reconnects',
   upstreamRollovers: 'bridge.upstream.rollovers',
   authFailures: 'bridge.auth.failures',
+  authBlocks: 'bridge.auth.blocks',
+  refusals: 'bridge.refusals',
   // Semantic-convention names for Node.js runtime metrics.
   eventLoopDelayP50: 'nodejs.eventloop.delay.p50',
   eventLoopDelayP99: 'nodejs.eventloop.delay.p99',
@@ -71,6 +75,17 @@ function attrsFor<T extends string>(key: string, values: readonly T[]): Readonly
   return Object.freeze(out);
 }
 
+/** One frozen attribute object per pair of values, built on first use (for pairs from two closed unions). */
+function pairAttrs(cache: Map<string, Attributes>, k1: string, v1: string, k2: string, v2: string): Attributes {
+  const key = `${v1}|${v2}`;
+  let attrs = cache.get(key);
+  if (!attrs) {
+    attrs = Object.freeze({ [k1]: v1, [k2]: v2 });
+    cache.set(key, attrs);
+  }
+  return attrs;
+}
+
 export class BridgeMetrics {
   private readonly activeCalls: UpDownCounter;
   private readonly callsEnded: Counter;
@@ -81,6 +96,10 @@ export class BridgeMetrics {
   private readonly reconnects: Counter;
   private readonly rollovers: Counter;
   private readonly authFailureCounter: Counter;
+  private readonly authBlockCounter: Counter;
+  private readonly refusalCounter: Counter;
+  /** surface|reason → attributes; bounded by the two closed unions. */
+  private readonly refusalAttrs = new Map<string, Attributes>();
 
   private readonly outcomeAttrs = attrsFor(ATTR.callOutcome, CALL_OUTCOMES);
   private readonly upstreamAttrs = attrsFor(ATTR.upstreamOutcome, UPSTREAM_OUTCOMES);
@@ -129,6 +148,16 @@ export class BridgeMetrics {
     this.reconnects = meter.createCounter(METRIC.upstreamReconnects, { description: 'Unplanned upstream reconnects, by outcome', unit: '{reconnect}', valueType: ValueType.INT });
     this.rollovers = meter.createCounter(METRIC.upstreamRollovers, { description: 'Planned session rollovers before the session cap, by outcome', unit: '{rollover}', valueType: ValueType.INT });
     this.authFailureCounter = meter.createCounter(METRIC.authFailures, { description: 'Rejected requests, by surface and reason', unit: '{request}', valueType: ValueType.INT });
+    this.authBlockCounter = meter.createCounter(METRIC.authBlocks, {
+      description: 'Addresses blocked after too many authentication failures',
+      unit: '{address}',
+      valueType: ValueType.INT,
+    });
+    this.refusalCounter = meter.createCounter(METRIC.refusals, {
+      description: 'Requests, sockets and calls turned away other than for failed credentials, by surface and reason',
+      unit: '{refusal}',
+      valueType: ValueType.INT,
+    });
 
     const relayed = meter.createObservableCounter(METRIC.framesRelayed, { description: '20 ms audio frames relayed, by direction', unit: '{frame}', valueType: ValueType.INT });
     const filled = meter.createObservableCounter(METRIC.framesGapFilled, { description: 'Silence frames inserted where the phone network dropped packets', unit: '{frame}', valueType: ValueType.INT });
@@ -227,13 +256,16 @@ export class BridgeMetrics {
   }
 
   authFailure(surface: AuthSurface, reason: Exclude<AuthOutcome, 'ok'>): void {
-    const key = `${surface}|${reason}`;
-    let attrs = this.authAttrs.get(key);
-    if (!attrs) {
-      attrs = Object.freeze({ [ATTR.authSurface]: surface, [ATTR.authReason]: reason });
-      this.authAttrs.set(key, attrs);
-    }
-    this.authFailureCounter.add(1, attrs);
+    this.authFailureCounter.add(1, pairAttrs(this.authAttrs, ATTR.authSurface, surface, ATTR.authReason, reason));
+  }
+
+  /** An address went past the auth-failure limit and is refused for the cool-down. */
+  addressBlocked(): void {
+    this.authBlockCounter.add(1);
+  }
+
+  refused(surface: RefusalSurface, reason: RefusalReason): void {
+    this.refusalCounter.add(1, pairAttrs(this.refusalAttrs, ATTR.refusalSurface, surface, ATTR.refusalReason, reason));
   }
 
   /** Stops the event-loop monitor and detaches observable callbacks (tests, shutdown). */

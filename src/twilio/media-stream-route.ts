@@ -15,7 +15,8 @@ export interface MediaStreamRouteOptions {
   readonly tickets: StreamTicketIssuer;
   readonly now: () => number;
   readonly onCall: (socket: WebSocket, claims: StreamTicketClaims, request: FastifyRequest) => void;
-  readonly onAuthFailure?: (reason: string, ip: string) => void;
+  /** As the voice webhook's: true when the address is blocked, and the refusal is then a bare 429 with no log line. */
+  readonly onAuthFailure?: (reason: string, ip: string) => boolean;
 }
 
 declare module 'fastify' {
@@ -36,7 +37,7 @@ export const mediaStreamRoute: FastifyPluginAsync<MediaStreamRouteOptions> = asy
         // The ticket in the URL and the signature header are masked by the logger's redaction rules.
         request.log.debug({ url: request.url, headers: request.headers }, 'media stream upgrade received');
         const refuse = (status: 401 | 403, reason: string) => {
-          opts.onAuthFailure?.(reason, request.ip);
+          if (opts.onAuthFailure?.(reason, request.ip) === true) return reply.code(429).header('connection', 'close').send();
           request.log.warn({ reason }, 'refused media stream upgrade');
           return reply.code(status).send();
         };

@@ -24,8 +24,11 @@ export interface VoiceWebhookOptions {
    * expires (so webhooks arriving together cannot all be admitted past the cap); otherwise why not (draining, full).
    */
   readonly refuseNewCall: (callSid: string, ip: string) => string | undefined;
-  /** Called for every refused request, for metrics and abuse counting. */
-  readonly onAuthFailure?: (reason: string, ip: string) => void;
+  /**
+   * Called for every request that fails authentication, for metrics and abuse counting. Returns true when the
+   * address is blocked for repeated failures: the request then gets a bare 429 and no log line of its own.
+   */
+  readonly onAuthFailure?: (reason: string, ip: string) => boolean;
   /** Starts the call's trace; its carrier travels in the ticket so the stream joins the same trace. */
   readonly startCall?: (callSid: string) => {
     readonly carrier: string;
@@ -63,17 +66,15 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
       ? // Path and query as requested (a Voice URL may carry a query string), on the configured public origin.
         opts.verifier.checkWebhook(typeof signature === 'string' ? signature : undefined, request.url, fields)
       : ({ ok: false, reason: 'invalid' } as const);
-    if (!check.ok) {
-      opts.onAuthFailure?.(`webhook_signature_${check.reason}`, request.ip);
-      request.log.warn({ reason: check.reason }, 'refused voice webhook: signature check failed');
+    // A blocked address decides how many requests it sends, not how many lines we log: one line when it was blocked.
+    const refuse = (reason: string, line: string) => {
+      if (opts.onAuthFailure?.(reason, request.ip) === true) return reply.code(429).header('connection', 'close').send();
+      request.log.warn({ reason }, line);
       return reply.code(403).type('text/plain').send('Forbidden');
-    }
+    };
+    if (!check.ok) return refuse(`webhook_signature_${check.reason}`, 'refused voice webhook: signature check failed');
     const callSid = fields!.CallSid;
-    if (fields!.AccountSid !== opts.accountSid) {
-      opts.onAuthFailure?.('webhook_account_mismatch', request.ip);
-      request.log.warn('refused voice webhook: AccountSid is not this account');
-      return reply.code(403).type('text/plain').send('Forbidden');
-    }
+    if (fields!.AccountSid !== opts.accountSid) return refuse('webhook_account_mismatch', 'refused voice webhook: AccountSid is not this account');
     if (callSid === undefined || !CALL_SID.test(callSid)) {
       request.log.warn('refused voice webhook: missing or malformed CallSid');
       return reply.code(400).type('text/plain').send('Bad Request');
