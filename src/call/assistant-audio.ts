@@ -188,13 +188,22 @@ export class AssistantAudioPath {
     this.#timer = undefined;
   }
 
+  /** Twilio will take no more: the queued audio is dropped, and counted as dropped for backpressure. */
+  dropQueued(): void {
+    this.#countDropped(this.#pacer.queuedMs);
+    this.#pacer.clear(this.now());
+    this.#schedule();
+  }
+
   #dropBeyondBound(): void {
     const excess = this.#pacer.queuedMs - MAX_QUEUED_MS;
-    if (excess > 0) {
-      const dropped = this.#pacer.dropOldest(excess);
-      this.stats.droppedMs += dropped;
-      this.telemetry.framesDropped('backpressure', Math.ceil(dropped / 20));
-    }
+    if (excess > 0) this.#countDropped(this.#pacer.dropOldest(excess));
+  }
+
+  #countDropped(ms: number): void {
+    if (ms <= 0) return;
+    this.stats.droppedMs += ms;
+    this.telemetry.framesDropped('backpressure', Math.ceil(ms / 20));
   }
 
   #placeMark(): void {

@@ -71,6 +71,8 @@ export interface CallSummary {
   readonly durationMs: number;
   readonly framesIn: number;
   readonly framesOut: number;
+  /** Assistant audio never sent because Twilio's socket was backed up. */
+  readonly assistantAudioDroppedMs: number;
   /** Largest lead of sent audio over real-time playback, by the pacer's clock. */
   readonly maxLeadMs: number;
   readonly gapFilledMs: number;
@@ -107,6 +109,14 @@ const ROLLOVER_RETRY_MS = 30_000;
 const ROLLOVER_POSTPONE_MS = 2000;
 /** Past this backlog towards Twilio, assistant audio waits in the pacer instead of the socket. */
 const TWILIO_SOFT_BACKLOG_BYTES = 64 * 1024;
+/**
+ * Twilio's socket backed up past the soft limit this long, without a break, is not draining: the call ends.
+ * Needed because the pacer stops at the soft limit, so the hard limit is never reached by a dead socket. Paced
+ * audio is about 17 KB/s, so the soft limit alone is ~4 s the caller has not heard (plus the kernel's buffers);
+ * a healthy network's hiccup (a few TCP retransmissions) clears in about a second. Five seconds more of dead air
+ * is a peer that has gone, and the same bound takes a mark echo as lost.
+ */
+const TWILIO_STALL_MS = 5000;
 /** After a REST hand-off Twilio closes the stream; if it has not, the bridge does. */
 const HANDOFF_GRACE_MS = 5000;
 
@@ -144,6 +154,7 @@ export class CallSession {
   #handoffTimer: NodeJS.Timeout | undefined;
   readonly #housekeeping: NodeJS.Timeout;
   #stalledSince: number | undefined;
+  #twilioBackedUpSince: number | undefined;
   #lastTidyAt = 0;
   readonly #comfort: ComfortAudio | undefined;
   #comfortFrames = 0;
@@ -277,6 +288,7 @@ export class CallSession {
       durationMs: this.#now() - this.#startedAt,
       framesIn: this.#caller.stats.framesIn,
       framesOut: this.#assistant?.stats.framesOut ?? 0,
+      assistantAudioDroppedMs: this.#assistant?.stats.droppedMs ?? 0,
       maxLeadMs: this.#assistant?.stats.maxLeadMs ?? 0,
       gapFilledMs: this.#caller.stats.gapFilledMs,
       bargeIns: this.#bargeIns,
@@ -444,8 +456,16 @@ export class CallSession {
     const quietMs = now - this.#lastMediaAt;
     // Only once media has flowed: before the first frame there is no stream clock to keep true.
     if (quietMs > SILENCE_FILL_AFTER_MS && !tickLate && this.#caller.stats.framesIn > 0) this.#caller.fillSilenceTo(this.#caller.lastFrameEndMs + quietMs - SILENCE_FILL_MARGIN_MS);
-    if (this.twilio.bufferedAmount > twilioMaxBacklogBytes) {
-      return this.end('overloaded', `Twilio socket not draining (${this.twilio.bufferedAmount} bytes queued)`, CLOSE_INTERNAL);
+    const backlog = this.twilio.bufferedAmount;
+    if (backlog > twilioMaxBacklogBytes) return this.#endNotDraining(`Twilio socket not draining (${backlog} bytes queued)`);
+    if (backlog >= TWILIO_SOFT_BACKLOG_BYTES) {
+      this.#twilioBackedUpSince ??= now;
+      // Not on a late tick: after this process stalled, the socket had no chance to drain what it queued.
+      if (now - this.#twilioBackedUpSince > TWILIO_STALL_MS && !tickLate) {
+        return this.#endNotDraining(`Twilio socket not draining (${backlog} bytes queued for over ${TWILIO_STALL_MS / 1000} s)`);
+      }
+    } else {
+      this.#twilioBackedUpSince = undefined;
     }
     if (this.#link.isUp && this.#link.bufferedAmount > UPSTREAM_BACKLOG_BYTES) {
       this.#stalledSince ??= now;
@@ -468,6 +488,12 @@ export class CallSession {
       this.#telemetry.rolloverStarted();
       this.#link.rollover();
     }
+  }
+
+  /** Twilio stopped taking what the bridge sends: the caller hears nothing more of this call. */
+  #endNotDraining(reason: string): void {
+    this.#assistant?.dropQueued();
+    this.end('overloaded', reason, CLOSE_INTERNAL);
   }
 
   #onUpstreamEvent(event: ServerEvent): void {
