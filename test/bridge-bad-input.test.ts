@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import twilio from 'twilio';
 import type WebSocket from 'ws';
+import type { CallSummary } from '../src/call/call-session.js';
 import type { UpstreamConnector } from '../src/upstream/connect.js';
 import {
   AUTH_TOKEN,
@@ -20,6 +21,7 @@ import {
   webhookFields,
   type RunningBridge,
 } from './support/bridge-harness.js';
+import { startScriptedUpstream } from './support/scripted-upstream.js';
 
 // These tests are about the Twilio side, so the AI session is held pending:
 // caller audio waits in its bounded buffer and nothing else happens upstream.
@@ -234,4 +236,44 @@ test('bad calls never disturb a healthy call running beside them', async () => {
   await eventually(() => bridge.calls.size === 0, 2000, 'all calls to end');
   const res = await fetch(`${bridge.url}/healthz`);
   assert.equal(res.status, 200);
+});
+
+test('a flood of bad messages from either peer logs five warnings per peer; the summary counts them all', async () => {
+  const BAD = 12;
+  // An AI server that answers its first audio with garbage: by then its session is the call's.
+  const upstream = await startScriptedUpstream((ws) => {
+    let flooded = false;
+    ws.on('message', (data) => {
+      const type = (JSON.parse(String(data)) as { type: string }).type;
+      if (type === 'session.update') ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+      if (type !== 'input_audio_buffer.append' || flooded) return;
+      flooded = true;
+      for (let i = 0; i < BAD; i++) ws.send(i % 3 === 0 ? '{not json' : i % 3 === 1 ? '{"no":"type"}' : JSON.stringify({ type: 'response.output_audio.delta' }));
+    });
+  });
+  const summaries: CallSummary[] = [];
+  const noisy = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl }, { onCallEnded: (s) => summaries.push(s) });
+  try {
+    const sid = callSid();
+    const opened = await openStream(noisy.url, (await postWebhook(noisy.url, webhookFields(sid))).streamUrl!);
+    assert.ok('ws' in opened);
+    const { ws } = opened;
+    ws.send(startMessage(sid));
+    for (let i = 0; i < BAD; i++) ws.send('{not json');
+    ws.send(mediaMessage(0));
+    const warnings = (msg: string) => noisy.logs.filter((l) => l.msg === msg && l.callSid === sid);
+    await eventually(() => warnings('ignored a malformed message from the AI server').length >= 5, 3000, 'warnings about the AI server');
+    // The rest of the flood arrived with the first five: give it a moment to be (not) logged.
+    await new Promise((r) => setTimeout(r, 100));
+    const done = closed(ws);
+    ws.send(stopMessage(sid));
+    assert.equal((await done).code, 1000, 'bad input is ignored, not fatal');
+    assert.equal(warnings('ignored a message from Twilio').length, 5);
+    assert.equal(warnings('ignored a malformed message from the AI server').length, 5);
+    assert.equal(summaries[0]?.ignoredMessages, BAD);
+    assert.equal(summaries[0]?.malformedUpstreamMessages, BAD);
+  } finally {
+    await noisy.close();
+    await upstream.close();
+  }
 });

@@ -24,6 +24,7 @@ import { CallerAudioPath } from './caller-audio.js';
 import { ConversationLog } from './conversation-log.js';
 import { MessageRateLimit } from './message-rate-limit.js';
 import { OutageGuard } from './outage-guard.js';
+import { WarningQuota } from './warning-quota.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
 /** The Twilio side as the session sees it: a text socket. */
@@ -77,7 +78,10 @@ export interface CallSummary {
   readonly maxLeadMs: number;
   readonly gapFilledMs: number;
   readonly bargeIns: number;
+  /** Twilio messages ignored (malformed, or for another stream). */
   readonly ignoredMessages: number;
+  /** Messages from the AI server that could not be parsed, and were ignored. */
+  readonly malformedUpstreamMessages: number;
   readonly reconnects: number;
   readonly rollovers: number;
   readonly outageMs: number;
@@ -161,7 +165,9 @@ export class CallSession {
   readonly #rate: MessageRateLimit;
   #lastMediaAt: number;
   #bargeIns = 0;
-  #ignored = 0;
+  // Bad input from either peer is counted; only the first few of each kind are logged.
+  readonly #ignoredTwilio = new WarningQuota();
+  readonly #malformedUpstream = new WarningQuota();
   #reconnects = 0;
   #rollovers = 0;
   readonly #startedAt: number;
@@ -197,7 +203,9 @@ export class CallSession {
       { connect: options.connectUpstream, now: this.#now, rolloverAfterMs: resilience.rolloverAfterMs, ...(options.reconnectPolicy ? { policy: options.reconnectPolicy } : {}) },
       {
         onEvent: (event) => this.#onUpstreamEvent(event),
-        onMalformed: (detail) => this.#log.warn({ detail }, 'ignored a malformed message from the AI server'),
+        onMalformed: (detail) => {
+          if (this.#malformedUpstream.take()) this.#log.warn({ detail }, 'ignored a malformed message from the AI server');
+        },
         onSessionReady: (kind, send) => this.#guard(() => this.#onSessionReady(kind, send)) ?? false,
         onSessionActive: (kind) => this.#guard(() => this.#onSessionActive(kind)),
         onOutage: (reason) => this.#guard(() => this.#onOutage(reason)),
@@ -292,7 +300,8 @@ export class CallSession {
       maxLeadMs: this.#assistant?.stats.maxLeadMs ?? 0,
       gapFilledMs: this.#caller.stats.gapFilledMs,
       bargeIns: this.#bargeIns,
-      ignoredMessages: this.#ignored,
+      ignoredMessages: this.#ignoredTwilio.count,
+      malformedUpstreamMessages: this.#malformedUpstream.count,
       reconnects: this.#reconnects,
       rollovers: this.#rollovers,
       outageMs: this.#outage.totalMs(),
@@ -635,8 +644,6 @@ export class CallSession {
   }
 
   #ignore(why: string): void {
-    this.#ignored++;
-    // One bad message should not flood the log; the count lands in the call summary.
-    if (this.#ignored <= 5) this.#log.warn({ why }, 'ignored a message from Twilio');
+    if (this.#ignoredTwilio.take()) this.#log.warn({ why }, 'ignored a message from Twilio');
   }
 }
