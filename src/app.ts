@@ -147,11 +147,25 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     return false;
   };
 
-  // Connections that do not (yet) carry an authenticated stream are capped in total and per address.
+  // Connections that do not (yet) carry an authenticated stream are capped in total and per address. Behind a
+  // trusted proxy every connection comes from the proxy, so a per-address cap on sockets would cap all traffic
+  // together: there it applies per request instead (requests being served or upgrades being checked, by the client
+  // address the proxy vouches for), and sockets are capped only in total.
+  const behindProxy = config.trustProxy !== false && config.trustProxy !== 0;
   const gate = new ConnectionGate({
     maxUnauthenticated: config.limits.maxUnauthenticatedSockets,
-    maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp,
+    maxUnauthenticatedPerIp: behindProxy ? Number.POSITIVE_INFINITY : config.limits.maxUnauthenticatedSocketsPerIp,
   });
+  const requestGate = behindProxy
+    ? new ConnectionGate({ maxUnauthenticated: Number.POSITIVE_INFINITY, maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp })
+    : undefined;
+  const gatedRequests = new WeakMap<object, string>();
+  const releaseRequest = (raw: object) => {
+    const ip = gatedRequests.get(raw);
+    if (ip === undefined) return;
+    gatedRequests.delete(raw);
+    requestGate?.leave(ip);
+  };
   // One line when the cap starts cutting sockets, then at most one a minute with the count: a flood must not
   // become a flood of log lines.
   let capRefusals = 0;
@@ -203,7 +217,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       metrics.refused(request.ws ? 'upgrade' : 'http', 'blocked_ip');
       return reply.code(429).header('connection', 'close').send();
     }
+    if (requestGate !== undefined) {
+      const ip = clientKey(request.ip);
+      if (!requestGate.enter(ip)) {
+        refused(request.ws ? 'upgrade' : 'http', 'per_ip_request_cap', request.ip);
+        metrics.refused(request.ws ? 'upgrade' : 'http', 'per_ip_request_cap');
+        return reply.code(429).header('connection', 'close').send();
+      }
+      gatedRequests.set(request.raw, ip);
+      // Released when answered (refused upgrades included), when the client gives up, or when the stream is accepted.
+      // An upgrade's socket is its own (a keep-alive socket is not, and would gather a listener per request), so a
+      // handshake abandoned part-way is released when its socket closes.
+      if (request.ws) request.raw.socket.once('close', () => releaseRequest(request.raw));
+    }
   });
+  if (requestGate !== undefined) {
+    app.addHook('onResponse', async (request) => releaseRequest(request.raw));
+    app.addHook('onRequestAbort', async (request) => releaseRequest(request.raw));
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -238,6 +269,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     onAuthFailure: (reason, ip) => onAuthFailure('stream', reason, ip),
     onCall: (socket, claims, request) => {
       releaseGate(request.raw.socket);
+      releaseRequest(request.raw);
       reservations.release(claims.callSid);
       const upgradedAt = performance.timeOrigin + performance.now();
       const stream = tracer.startStream({ carrier: claims.traceparent, callSid: claims.callSid, startTime: upgradedAt });

@@ -201,8 +201,56 @@ test('abuse: unauthenticated sockets are capped per address; an accepted stream 
   }
 });
 
+test('abuse behind a trusted proxy: the per-address cap counts client addresses per request, not the proxy\'s sockets', async () => {
+  const bridge = await startBridge({ TRUST_PROXY: '1', MAX_UNAUTHENTICATED_SOCKETS_PER_IP: '3' }, { connectUpstream: pendingUpstream });
+  const sockets: ReturnType<typeof connect>[] = [];
+  /** A raw socket from the proxy (127.0.0.1); with `forwardedFor`, it starts a webhook and holds back its body. */
+  const open = (forwardedFor?: string) =>
+    new Promise<ReturnType<typeof connect>>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: bridge.port }, () => resolve(s));
+      s.on('error', () => {});
+      sockets.push(s);
+      if (forwardedFor !== undefined) {
+        s.write(`POST /twilio/voice HTTP/1.1\r\nhost: x\r\nx-forwarded-for: ${forwardedFor}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n`);
+      }
+    });
+  const signedFrom = async (forwardedFor: string) => {
+    const fields = webhookFields(callSid());
+    const res = await fetch(`${bridge.url}/twilio/voice`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-for': forwardedFor,
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, fields),
+      },
+      body: new URLSearchParams(fields).toString(),
+    });
+    await res.text();
+    return res.status;
+  };
+  try {
+    // The proxy's idle keep-alive sockets are not capped per address: they are everyone's.
+    for (let i = 0; i < 5; i++) await open();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(sockets.every((s) => !s.destroyed), 'no proxy socket was cut');
+    assert.equal(await signedFrom('203.0.113.9'), 200, 'a signed webhook gets through');
+    // One client address with three requests in flight is at its cap; others are not.
+    for (let i = 0; i < 3; i++) await open('203.0.113.7');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await signedFrom('203.0.113.7'), 429, 'a fourth request from the same client address');
+    assert.equal(await signedFrom('203.0.113.8'), 200, 'another client address');
+    // The held requests are abandoned: their places are free again.
+    for (const s of sockets.splice(5)) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await signedFrom('203.0.113.7'), 200, 'released when the client gave up');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await bridge.close();
+  }
+});
+
 test('a stream over the message-rate cap is closed 1008; a stream with no media is ended by the idle timeout', async () => {
-  const bridge = await startBridge({ MAX_TWILIO_MESSAGES_PER_SECOND: '60', MEDIA_IDLE_TIMEOUT_MS: '1000' }, { connectUpstream: pendingUpstream });
+  const bridge = await startBridge({ MAX_TWILIO_MESSAGES_PER_SECOND: '150', MEDIA_IDLE_TIMEOUT_MS: '1000' }, { connectUpstream: pendingUpstream });
   try {
     const sid = callSid();
     const hot = await postWebhook(bridge.url, webhookFields(sid));
