@@ -127,6 +127,18 @@ test('the inbound timeline fills dropped-packet gaps and drops stale frames', ()
   assert.deepEqual(t.accept(60_000, 160), { kind: 'in_order', fillMs: 10_000 }, 'fills are bounded');
 });
 
+test('the inbound timeline never fills silence further ahead of the wall clock than a second', () => {
+  const t = new InboundTimeline();
+  assert.deepEqual(t.accept(0, 160, 5000), { kind: 'in_order', fillMs: 0 });
+  // Packets really dropped: two seconds of stream time took two seconds of wall time.
+  assert.deepEqual(t.accept(2020, 160, 7020), { kind: 'in_order', fillMs: 2000 });
+  // A broken stream jumps ten seconds 20 ms later: only the second of slack is filled, and only once.
+  assert.deepEqual(t.accept(12_040, 160, 7040), { kind: 'in_order', fillMs: 1000 });
+  assert.deepEqual(t.accept(22_060, 160, 7060), { kind: 'in_order', fillMs: 0 });
+  // Without a clock, only maxFillMs bounds a fill.
+  assert.deepEqual(new InboundTimeline().accept(60_000, 160), { kind: 'in_order', fillMs: 10_000 });
+});
+
 test('trailing silence is filled by time; a late real frame inside filled time is kept, a true duplicate is not', () => {
   const t = new InboundTimeline();
   t.accept(0, 160);

@@ -196,7 +196,7 @@ export class CallSession {
       ...(this.#comfort ? { comfortTick: () => this.#playComfort() } : {}),
       onBudgetSpent: () => this.handOff(`AI unreachable for ${Math.round(resilience.outageBudgetMs / 1000)} s`),
     });
-    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry);
+    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry, this.#now);
     this.#startTimer = setTimeout(() => this.end('rejected', 'no start message within the deadline', CLOSE_POLICY), options.startTimeoutMs);
     this.#housekeeping = setInterval(() => this.#guard(() => this.#tidy()), HOUSEKEEPING_MS);
     this.#link = new RealtimeLink(

@@ -53,6 +53,8 @@ export class CallerAudioPath {
     private readonly send: UpstreamSink,
     private readonly maxWaitingMs = 10_000,
     private readonly telemetry: CallTelemetry = NO_TELEMETRY,
+    /** Wall clock (ms) that bounds silence filled for timestamp gaps. */
+    private readonly now: () => number = Date.now,
   ) {
     this.#transcoder = mode === 'pcm24k' ? createInboundTranscoder() : undefined;
   }
@@ -60,7 +62,7 @@ export class CallerAudioPath {
   /** One Twilio media payload (base64, already shape-checked) at a Twilio timestamp. */
   push(timestampMs: number, payloadBase64: string): void {
     const byteLength = (payloadBase64.length / 4) * 3 - (payloadBase64.endsWith('==') ? 2 : payloadBase64.endsWith('=') ? 1 : 0);
-    const verdict = this.#timeline.accept(timestampMs, byteLength);
+    const verdict = this.#timeline.accept(timestampMs, byteLength, this.now());
     if (verdict.kind === 'stale') {
       this.stats.staleFrames++;
       this.telemetry.framesDropped('late', 1);
