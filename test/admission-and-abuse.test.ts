@@ -10,6 +10,7 @@ import { AuthFailureLimiter } from '../src/admission/auth-failure-limiter.js';
 import { ConnectionGate } from '../src/admission/connection-gate.js';
 import { admitCall } from '../src/admission/admission-control.js';
 import { clientKey } from '../src/admission/client-key.js';
+import { LoopDelayWindow } from '../src/admission/loop-delay-window.js';
 import { MessageRateLimit } from '../src/call/message-rate-limit.js';
 import type { UpstreamConnector } from '../src/upstream/connect.js';
 import { METRIC } from '../src/telemetry/metrics.js';
@@ -243,6 +244,47 @@ test('abuse behind a trusted proxy: the per-address cap counts client addresses 
     for (const s of sockets.splice(5)) s.destroy();
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(await signedFrom('203.0.113.7'), 200, 'released when the client gave up');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await bridge.close();
+  }
+});
+
+test('the loop-delay window sees a blocked event loop, and forgets it once the window has passed', async () => {
+  const window = new LoopDelayWindow(200);
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    const idle = window.p99Ms;
+    const until = performance.now() + 150;
+    while (performance.now() < until) {
+      // a synchronous stall, as a slow handler or a long GC would cause
+    }
+    await new Promise((r) => setImmediate(r));
+    assert.ok(window.p99Ms >= 100, `a 150 ms stall shows (p99 ${window.p99Ms.toFixed(1)} ms, idle ${idle.toFixed(1)} ms)`);
+    await new Promise((r) => setTimeout(r, 450));
+    assert.ok(window.p99Ms < 100, `two half-windows later it is gone (p99 ${window.p99Ms.toFixed(1)} ms)`);
+  } finally {
+    window.stop();
+  }
+});
+
+test('abuse: unauthenticated sockets are capped in total, whatever their addresses', async () => {
+  const bridge = await startBridge({ MAX_UNAUTHENTICATED_SOCKETS: '3' }, { connectUpstream: pendingUpstream });
+  const sockets: ReturnType<typeof connect>[] = [];
+  try {
+    const open = (localAddress: string) =>
+      new Promise<boolean>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port: bridge.port, localAddress });
+        sockets.push(s);
+        s.on('error', () => {});
+        s.on('close', () => resolve(true));
+        setTimeout(() => resolve(false), 300);
+      });
+    const cut = [await open('127.0.0.21'), await open('127.0.0.22'), await open('127.0.0.23'), await open('127.0.0.24')];
+    assert.deepEqual(cut, [false, false, false, true], 'the fourth socket is cut though its address had none');
+    for (const s of sockets.splice(0)) s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await postWebhook(bridge.url, webhookFields(callSid()))).status, 200, 'closed sockets free their places');
   } finally {
     for (const s of sockets) s.destroy();
     await bridge.close();

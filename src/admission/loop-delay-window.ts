@@ -7,15 +7,15 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 export class LoopDelayWindow {
   readonly #histogram: IntervalHistogram;
   readonly #timer: NodeJS.Timeout;
+  /** p99 of the last completed half-window. */
   #p99Ms = 0;
-  #previousP99Ms = 0;
 
   constructor(windowMs = 5000) {
     this.#histogram = monitorEventLoopDelay({ resolution: 10 });
     this.#histogram.enable();
-    // Two half-windows: the reported figure always covers between one and two of them.
+    // Half-windows: the reported figure covers the last completed one and the one under way.
     this.#timer = setInterval(() => {
-      this.#previousP99Ms = this.#p99Ms = this.#histogram.percentile(99) / 1e6;
+      this.#p99Ms = this.#histogram.percentile(99) / 1e6;
       this.#histogram.reset();
     }, windowMs / 2);
     this.#timer.unref();
@@ -24,7 +24,7 @@ export class LoopDelayWindow {
   /** p99 event-loop delay over the last window, in ms. */
   get p99Ms(): number {
     const current = this.#histogram.count > 0 ? this.#histogram.percentile(99) / 1e6 : 0;
-    return Math.max(current, this.#previousP99Ms, this.#p99Ms);
+    return Math.max(current, this.#p99Ms);
   }
 
   stop(): void {
