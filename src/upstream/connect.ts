@@ -5,7 +5,7 @@
 // The long-lived API key stops at the mint; it never reaches the socket.
 
 import { ClientSecretError, mintClientSecret } from './client-secret.js';
-import { RealtimeConnectError, RealtimeConnection, type ConnectFailure, type RealtimeHandlers } from './realtime-connection.js';
+import { RealtimeConnectError, RealtimeConnection, type ConnectFailure, type KeepaliveSettings, type RealtimeHandlers } from './realtime-connection.js';
 import { sessionUpdate, type SessionSettings } from './session-config.js';
 
 export interface UpstreamSettings extends SessionSettings {
@@ -14,6 +14,8 @@ export interface UpstreamSettings extends SessionSettings {
   readonly model: string;
   readonly tokenTtlSeconds: number;
   readonly connectTimeoutMs: number;
+  /** Liveness check of each session's socket; the production defaults (DEFAULT_KEEPALIVE) unless given. */
+  readonly keepalive?: KeepaliveSettings;
 }
 
 /** Watches the steps of one connect, for tracing. */
@@ -58,7 +60,7 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
       },
     };
     const connection = await RealtimeConnection.open(
-      { baseUrl: settings.baseUrl, model: settings.model, credential: secret.value, timeoutMs: settings.connectTimeoutMs },
+      { baseUrl: settings.baseUrl, model: settings.model, credential: secret.value, timeoutMs: settings.connectTimeoutMs, keepalive: settings.keepalive },
       setup,
     );
     connection.send(update);

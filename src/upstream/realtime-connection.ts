@@ -1,6 +1,8 @@
 // Owns one WebSocket to the realtime AI server: opening it with a short-lived
-// credential, handing parsed events up, and sending client events down.
-// It knows nothing of calls, reconnects or audio. Never logs the credential.
+// credential, handing parsed events up, sending client events down, and
+// noticing when the server has gone silent (keepalive), which it reports as a
+// close like any other. It knows nothing of calls, reconnects or audio.
+// Never logs the credential.
 
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
@@ -48,7 +50,35 @@ export interface RealtimeConnectOptions {
   readonly timeoutMs: number;
   /** Largest server message accepted. */
   readonly maxPayload?: number;
+  /** Liveness check of the open socket; DEFAULT_KEEPALIVE unless given. */
+  readonly keepalive?: KeepaliveSettings;
 }
+
+export interface KeepaliveSettings {
+  /** Period of the connection's one check timer. */
+  readonly checkMs: number;
+  /** A socket that has received nothing for this long is sent a ping. */
+  readonly quietMs: number;
+  /** Nothing at all received this long after that ping: the connection is lost. */
+  readonly deadlineMs: number;
+}
+
+/**
+ * Any inbound frame (event, pong, ping) proves the server alive, so a ping goes out only once the socket has
+ * been quiet for 2 s: a speaking session never pings, and a quiet one pings about every 3 s (a 6-byte frame).
+ * A dead path or hung server is then noticed 5 to 6 s after its last frame (quiet + at most one check +
+ * deadline), about the connect timeout; the first reconnect goes out at once and comfort audio starts 0.5 s
+ * into the outage, so a silent link costs the caller about 6 s of dead air at worst, not the rest of the call.
+ * A 3 s pong deadline is ten or more round trips to the service plus room for a GC pause or a second of our
+ * own audio queued ahead of the ping; a false alarm costs one reconnect with replay (about a second), less
+ * than the dead air a longer deadline allows. A server that stops reading also stops ponging, so this may
+ * fire before the call's backlog check (256 KB, then 3 s) does; both end in the same reconnect.
+ * Production has no config knob for these yet: they are named constants here.
+ */
+export const DEFAULT_KEEPALIVE: KeepaliveSettings = Object.freeze({ checkMs: 1000, quietMs: 2000, deadlineMs: 3000 });
+
+/** The close reason reported when the keepalive gives up on a socket (ws reports the close itself as 1006). */
+export const KEEPALIVE_TIMEOUT_REASON = 'keepalive timeout';
 
 export interface RealtimeHandlers {
   onEvent(event: ServerEvent): void;
@@ -75,11 +105,21 @@ export function rawDataBytes(data: WebSocket.RawData): Buffer {
 
 export class RealtimeConnection {
   #closed = false;
+  /** Set by every inbound frame, cleared by the check timer: a field store, not a clock read or timer, per message. */
+  #heard = true;
+  /** When the check timer last saw the flag set (or the socket opened). */
+  #quietSince = 0;
+  /** When the outstanding ping went out; undefined while none is. */
+  #pingSentAt: number | undefined;
+  #keepaliveTimer: NodeJS.Timeout | undefined;
+  /** Why this side dropped the socket, reported in place of the (empty) reason of its 1006 close. */
+  #lostReason: string | undefined;
 
   private constructor(
     private readonly ws: WebSocket,
     /** The TCP (or TLS) socket ws writes to, from the upgrade response: sends are batched on it. */
     private readonly tcp: Socket | undefined,
+    private readonly keepalive: KeepaliveSettings,
   ) {}
 
   static open(opts: RealtimeConnectOptions, handlers: RealtimeHandlers): Promise<RealtimeConnection> {
@@ -114,7 +154,7 @@ export class RealtimeConnection {
       ws.once('open', () => {
         settled = true;
         ws.removeAllListeners();
-        const connection = new RealtimeConnection(ws, tcp);
+        const connection = new RealtimeConnection(ws, tcp, opts.keepalive ?? DEFAULT_KEEPALIVE);
         connection.#attach(handlers);
         resolve(connection);
       });
@@ -123,6 +163,7 @@ export class RealtimeConnection {
 
   #attach(handlers: RealtimeHandlers): void {
     this.ws.on('message', (data, isBinary) => {
+      this.#heard = true;
       if (isBinary) return handlers.onMalformed('binary frame');
       const parsed = parseServerEvent(rawDataBytes(data));
       if (parsed.ok) handlers.onEvent(parsed.event);
@@ -130,10 +171,46 @@ export class RealtimeConnection {
     });
     // Errors are always followed by 'close', which carries the outcome.
     this.ws.on('error', () => {});
+    this.ws.on('pong', () => { this.#heard = true; });
+    this.ws.on('ping', () => { this.#heard = true; });
     this.ws.on('close', (code, reason) => {
       this.#closed = true;
-      handlers.onClose(code, reason.toString().slice(0, 120));
+      this.#stopKeepalive();
+      handlers.onClose(code, this.#lostReason ?? reason.toString().slice(0, 120));
     });
+    this.#quietSince = performance.now();
+    this.#keepaliveTimer = setInterval(() => this.#checkAlive(), this.keepalive.checkMs);
+    // A connection never keeps the process alive by itself.
+    this.#keepaliveTimer.unref();
+  }
+
+  #checkAlive(): void {
+    const now = performance.now();
+    if (this.#heard) {
+      this.#heard = false;
+      this.#quietSince = now;
+      this.#pingSentAt = undefined;
+      return;
+    }
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.#pingSentAt === undefined) {
+      if (now - this.#quietSince < this.keepalive.quietMs) return;
+      this.#pingSentAt = now;
+      holdUntilBatchEnds(this.tcp);
+      this.ws.ping();
+      return;
+    }
+    if (now - this.#pingSentAt < this.keepalive.deadlineMs) return;
+    // Silent past the deadline: a dropped path or a hung server. No close handshake (it would wait on the same
+    // silence); the 'close' that follows reports this reason, so the link treats it like any other drop.
+    this.#lostReason = KEEPALIVE_TIMEOUT_REASON;
+    this.#stopKeepalive();
+    this.ws.terminate();
+  }
+
+  #stopKeepalive(): void {
+    clearInterval(this.#keepaliveTimer);
+    this.#keepaliveTimer = undefined;
   }
 
   get isOpen(): boolean {
@@ -155,6 +232,7 @@ export class RealtimeConnection {
   close(code = 1000, reason = 'call ended'): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopKeepalive();
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
     else this.ws.terminate();
   }
