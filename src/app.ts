@@ -203,7 +203,20 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
 
   await app.register(formbody);
   // Twilio's text frames are parsed as JSON at once, which rejects bad text anyway: skip ws's UTF-8 pass.
-  await app.register(websocket, { options: { maxPayload: config.maxMessageBytes, perMessageDeflate: false, skipUTF8Validation: true } });
+  await app.register(websocket, {
+    options: { maxPayload: config.maxMessageBytes, perMessageDeflate: false, skipUTF8Validation: true },
+    // The plugin's default logs at error level and terminates the socket. A peer's bad frame (too large, bad opcode)
+    // is not our failure, and ws has already sent the close code that says what was wrong (1009, 1002…): terminating
+    // at once could drop that frame. Anything else reaching here is ours, thrown while setting up the call.
+    errorHandler: (err, socket, request) => {
+      if (socket.readyState === socket.CLOSING || socket.readyState === socket.CLOSED) {
+        request.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'Twilio socket error');
+        return;
+      }
+      request.log.error({ err }, 'media stream handler failed');
+      socket.close(1011, 'internal error');
+    },
+  });
 
   // An address past the auth-failure limit has its unsigned requests refused before any work is done.
   // Signed ones are still checked and served: Twilio's addresses are shared by all its customers, so
@@ -313,9 +326,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       ));
       calls.add(session);
       socket.on('message', stream.bind((data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => session.onTwilioMessage(data, isBinary)));
+      // A socket error (logged by the plugin's errorHandler above) is followed by 'close'; the session ends there.
       socket.on('close', stream.bind((code: number) => session.onTwilioClose(code)));
-      // A socket error is followed by 'close'; the session ends there.
-      socket.on('error', (err) => request.log.warn({ err: { message: err.message } }, 'Twilio socket error'));
     },
   });
 
