@@ -42,8 +42,6 @@ export interface AppDeps {
   readonly onConnectAttempt?: (callSid: string, attempt: ConnectAttempt) => void;
   /** Recent p99 event-loop delay in ms; defaults to a live LoopDelayWindow. */
   readonly loopDelayP99Ms?: () => number;
-  /** Every refused request or connection: surface (webhook, upgrade, connection) and reason. */
-  readonly onRefusal?: (surface: string, reason: string, ip: string) => void;
   /** Tracing and metrics; defaults to the global OTel providers (no-ops unless the preload started the SDK). */
   readonly tracer?: CallTracer;
   readonly metrics?: BridgeMetrics;
@@ -128,7 +126,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     cooldownMs: config.limits.authBlockMs,
     maxTrackedIps: 10_000,
   });
-  const refused = (surface: string, reason: string, ip: string) => deps.onRefusal?.(surface, reason, ip);
   /** Counts a failed credential check; true when its address is blocked (so the route answers a bare 429). */
   const onAuthFailure = (surface: 'webhook' | 'stream', reason: string, ip: string): boolean => {
     const key = clientKey(ip);
@@ -137,7 +134,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       metrics.addressBlocked();
       app.log.warn({ ip, reason, blockMs: config.limits.authBlockMs }, 'blocking unsigned requests from an address after repeated authentication failures');
     }
-    refused(surface === 'stream' ? 'upgrade' : surface, wasBlocked ? 'blocked_ip' : reason, ip);
     if (wasBlocked) {
       // Refused without a span or a log line: counted, once per request, in the refusals metric.
       metrics.refused(surface === 'stream' ? 'upgrade' : 'http', 'blocked_ip');
@@ -183,7 +179,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   app.server.on('connection', (socket) => {
     const ip = clientKey(socket.remoteAddress ?? 'unknown');
     if (!gate.enter(ip)) {
-      refused('connection', 'unauthenticated_socket_cap', ip);
       metrics.refused('connection', 'unauthenticated_socket_cap');
       capLog(ip);
       socket.destroy();
@@ -225,16 +220,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   // answered: ahead of them, a refused upgrade's socket was never destroyed, and app.close() waited on it forever.
   app.addHook('onRequest', async (request, reply) => {
     if (request.url === '/healthz' || request.url === '/readyz') return;
-    if (!request.headers['x-twilio-signature'] && limiter.isBlocked(clientKey(request.ip), now())) {
-      refused(request.ws ? 'upgrade' : 'http', 'blocked_ip', request.ip);
-      metrics.refused(request.ws ? 'upgrade' : 'http', 'blocked_ip');
+    const ip = clientKey(request.ip);
+    const surface = request.ws ? 'upgrade' : 'http';
+    if (!request.headers['x-twilio-signature'] && limiter.isBlocked(ip, now())) {
+      metrics.refused(surface, 'blocked_ip');
       return reply.code(429).header('connection', 'close').send();
     }
     if (requestGate !== undefined) {
-      const ip = clientKey(request.ip);
       if (!requestGate.enter(ip)) {
-        refused(request.ws ? 'upgrade' : 'http', 'per_ip_request_cap', request.ip);
-        metrics.refused(request.ws ? 'upgrade' : 'http', 'per_ip_request_cap');
+        metrics.refused(surface, 'per_ip_request_cap');
         return reply.code(429).header('connection', 'close').send();
       }
       gatedRequests.set(request.raw, ip);
@@ -262,13 +256,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     accountSid: config.twilio.accountSid,
     now,
     fallbackVerbs: config.fallback.twimlVerbs,
-    refuseNewCall: (callSid, ip) => {
+    refuseNewCall: (callSid) => {
       const verdict = admission();
       if (verdict.admit) {
         reservations.reserve(callSid, now());
         return undefined;
       }
-      refused('webhook', verdict.reason, ip);
       metrics.refused('call', verdict.reason);
       return verdict.reason;
     },

@@ -196,7 +196,7 @@ export class CallSession {
       ...(this.#comfort ? { comfortTick: () => this.#playComfort() } : {}),
       onBudgetSpent: () => this.handOff(`AI unreachable for ${Math.round(resilience.outageBudgetMs / 1000)} s`),
     });
-    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry, this.#now);
+    this.#caller = new CallerAudioPath(options.audioMode, (event) => this.#sendUpstream(event), resilience.callerBufferMs, this.#telemetry);
     this.#startTimer = setTimeout(() => this.end('rejected', 'no start message within the deadline', CLOSE_POLICY), options.startTimeoutMs);
     this.#housekeeping = setInterval(() => this.#guard(() => this.#tidy()), HOUSEKEEPING_MS);
     this.#link = new RealtimeLink(
@@ -326,7 +326,7 @@ export class CallSession {
         if (message.streamSid !== this.#streamSid) return this.#ignore('media for another stream');
         if (message.track !== 'inbound') return;
         this.#lastMediaAt = this.#now();
-        this.#caller.push(message.timestamp, message.payload);
+        this.#caller.push(message.timestamp, message.payload, this.#lastMediaAt);
         return;
       case 'mark':
         if (message.streamSid !== this.#streamSid) return this.#ignore('mark for another stream');

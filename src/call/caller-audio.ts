@@ -53,16 +53,17 @@ export class CallerAudioPath {
     private readonly send: UpstreamSink,
     private readonly maxWaitingMs = 10_000,
     private readonly telemetry: CallTelemetry = NO_TELEMETRY,
-    /** Wall clock (ms) that bounds silence filled for timestamp gaps. */
-    private readonly now: () => number = Date.now,
   ) {
     this.#transcoder = mode === 'pcm24k' ? createInboundTranscoder() : undefined;
   }
 
-  /** One Twilio media payload (base64, already shape-checked) at a Twilio timestamp. */
-  push(timestampMs: number, payloadBase64: string): void {
+  /**
+   * One Twilio media payload (base64, already shape-checked) at a Twilio timestamp, received at `nowMs` (the
+   * session's clock, which bounds the silence filled for timestamp gaps).
+   */
+  push(timestampMs: number, payloadBase64: string, nowMs: number): void {
     const byteLength = (payloadBase64.length / 4) * 3 - (payloadBase64.endsWith('==') ? 2 : payloadBase64.endsWith('=') ? 1 : 0);
-    const verdict = this.#timeline.accept(timestampMs, byteLength, this.now());
+    const verdict = this.#timeline.accept(timestampMs, byteLength, nowMs);
     if (verdict.kind === 'stale') {
       this.stats.staleFrames++;
       this.telemetry.framesDropped('late', 1);

@@ -37,8 +37,8 @@ export class InboundTimeline {
     return this.#lastRealEndMs;
   }
 
-  /** `wallMs` (any ms clock) bounds the fill by the time that really passed; without it, only maxFillMs does. */
-  accept(timestampMs: number, payloadBytes: number, wallMs?: number): TimelineVerdict {
+  /** `wallMs` (any ms clock) is when the frame arrived: fills are bounded by the time that really passed. */
+  accept(timestampMs: number, payloadBytes: number, wallMs: number): TimelineVerdict {
     const end = timestampMs + payloadBytes / BYTES_PER_MS;
     if (timestampMs + this.toleranceMs < this.#lastRealEndMs) return { kind: 'stale' };
     this.#lastRealEndMs = end;
@@ -46,11 +46,10 @@ export class InboundTimeline {
     const gap = timestampMs - delivered;
     // A frame inside time already filled with silence (it arrived late) is still the caller's voice: keep it.
     this.#deliveredMs = Math.max(delivered, end);
-    if (wallMs !== undefined) this.#wallAtZero ??= wallMs - timestampMs;
+    const wallAtZero = (this.#wallAtZero ??= wallMs - timestampMs);
     if (gap < this.toleranceMs) return { kind: 'in_order', fillMs: 0 };
-    let fill = Math.min(Math.round(gap), this.maxFillMs);
-    if (wallMs !== undefined) fill = Math.max(0, Math.min(fill, Math.round(wallMs - this.#wallAtZero! + AHEAD_OF_WALL_CLOCK_MS - delivered)));
-    return { kind: 'in_order', fillMs: fill };
+    const aheadAllowed = Math.round(wallMs - wallAtZero + AHEAD_OF_WALL_CLOCK_MS - delivered);
+    return { kind: 'in_order', fillMs: Math.max(0, Math.min(Math.round(gap), this.maxFillMs, aheadAllowed)) };
   }
 
   /** Silence to insert so delivered time reaches `streamMs`; nothing if less than a frame is missing. */

@@ -23,7 +23,7 @@ export interface VoiceWebhookOptions {
    * Undefined when a new call may be admitted, and then its place is taken until its stream opens or its ticket
    * expires (so webhooks arriving together cannot all be admitted past the cap); otherwise why not (draining, full).
    */
-  readonly refuseNewCall: (callSid: string, ip: string) => string | undefined;
+  readonly refuseNewCall: (callSid: string) => string | undefined;
   /**
    * Called for every request that fails authentication, for metrics and abuse counting. Returns true when the
    * address is blocked for repeated failures: the request then gets a bare 429 and no log line of its own.
@@ -82,7 +82,7 @@ export const voiceWebhook: FastifyPluginAsync<VoiceWebhookOptions> = async (app,
     const root = opts.startCall?.(callSid);
     // From here on the webhook's lines belong to the call's trace.
     const log = root?.carrier ? request.log.child({ trace_id: root.spanContext.traceId, span_id: root.spanContext.spanId }) : request.log;
-    const refusal = opts.refuseNewCall(callSid, request.ip);
+    const refusal = opts.refuseNewCall(callSid);
     if (refusal !== undefined) {
       root?.end('rejected');
       // Still valid TwiML, never a 5xx: Twilio would play its generic error to the caller.
