@@ -20,7 +20,12 @@ export type FaultAction =
   /** A close frame with this code and reason. 1006 cannot be sent on the wire, so it means 'drop'. */
   | { readonly kind: 'close'; readonly code: number; readonly reason: string }
   /** error session_expired, then close 1001, as at the 60-minute cap. */
-  | { readonly kind: 'expire' };
+  | { readonly kind: 'expire' }
+  /**
+   * The socket stays up (pongs, VAD, commits) but the model never answers again: a running response stops
+   * without response.done and no new one starts. `transcribe`: input transcripts still arrive.
+   */
+  | { readonly kind: 'wedge'; readonly transcribe: boolean };
 
 /** How to refuse an upgrade: an HTTP status (401, 403, 503, …), a TCP reset, or never answering. */
 export type UpgradeRefusal = { readonly status: number } | 'reset' | 'hang';
@@ -87,6 +92,11 @@ export class PeerFaults {
   /** Sends session_expired and closes 1001 at the next `when` moment. */
   expireNext(opts: ArmOptions): Promise<PeerSession> {
     return this.arm(opts, { kind: 'expire' });
+  }
+
+  /** Wedges the session at the next `when` moment: it stays connected but never answers again. */
+  wedgeNext(opts: ArmOptions & { readonly transcribe?: boolean }): Promise<PeerSession> {
+    return this.arm(opts, { kind: 'wedge', transcribe: opts.transcribe ?? false });
   }
 
   /** Cuts a session's socket now (default: the newest open one). */

@@ -87,6 +87,8 @@ export class RealtimeSession {
    */
   private idleFromMs: number | null = null;
   private ended = false;
+  /** A wedged session never answers again (see FaultAction 'wedge'); with `transcribe` false it stops transcribing too. */
+  private wedged: { transcribe: boolean } | null = null;
   private readonly expiryTimer: NodeJS.Timeout;
   private readonly responseHost: ResponseHost;
 
@@ -111,6 +113,12 @@ export class RealtimeSession {
     clearTimeout(this.expiryTimer);
     this.active?.stop();
     this.active = null;
+  }
+
+  /** Fault: the model stops. The running response goes quiet mid-stream (no response.done), none starts again. */
+  wedge(transcribe: boolean): void {
+    this.wedged = { transcribe };
+    this.active?.stop();
   }
 
   /** The 60-minute cap (or the configured one): error session_expired, then close 1001. */
@@ -304,7 +312,7 @@ export class RealtimeSession {
     this.send({ type: 'conversation.item.added', previous_item_id: previous, item: snapshotItem(item) });
     this.send({ type: 'conversation.item.done', previous_item_id: previous, item: snapshotItem(item) });
     // Transcripts exist only when the session asked for transcription, as on the real service.
-    if (transcribe && this.config.transcription !== null) {
+    if (transcribe && this.config.transcription !== null && (this.wedged?.transcribe ?? true)) {
       const r = this.deps.replies;
       const transcript =
         r.takeQueuedTranscript() ??
@@ -363,6 +371,7 @@ export class RealtimeSession {
   }
 
   private startResponse(trigger: 'turn' | 'response.create', params: ResponseParams): void {
+    if (this.wedged !== null) return;
     this.responsesStarted++;
     this.idleFromMs = null;
     const run = new ResponseRun(this.responseHost, this.chooseReply(trigger), params);

@@ -1,5 +1,5 @@
 // Owns the peer's grip on one accepted socket: applying a close, a drop
-// (TCP cut, no close frame) or an expiry, pausing reads, and recording how
+// (TCP cut, no close frame), an expiry or a wedge, pausing reads, and recording how
 // the socket ended and who ended it. The fault controls and the session use
 // it; it never reads protocol.
 
@@ -32,6 +32,10 @@ export class PeerSocket implements SocketControl {
 
   apply(action: FaultAction): void {
     if (!this.open) return;
+    if (action.kind === 'wedge') {
+      this.protocol?.wedge(action.transcribe);
+      return;
+    }
     if (action.kind === 'expire') {
       // session.expire() sends the error, then calls back into apply({close 1001}).
       if (this.protocol !== null) return this.protocol.expire();
