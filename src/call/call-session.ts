@@ -24,6 +24,7 @@ import { CallerAudioPath } from './caller-audio.js';
 import { ConversationLog } from './conversation-log.js';
 import { MessageRateLimit } from './message-rate-limit.js';
 import { OutageGuard } from './outage-guard.js';
+import { ReplyWatch } from './reply-watch.js';
 import { WarningQuota } from './warning-quota.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
@@ -48,6 +49,8 @@ export interface CallSessionOptions {
     readonly comfortAfterMs: number;
     readonly comfortSound: ComfortSound | 'off';
     readonly outageBudgetMs: number;
+    /** A reply the caller is owed must begin, and keep coming, within this; else the session is replaced. */
+    readonly replyTimeoutMs: number;
   };
   readonly limits: {
     readonly maxMessagesPerSecond: number;
@@ -84,6 +87,8 @@ export interface CallSummary {
   readonly malformedUpstreamMessages: number;
   readonly reconnects: number;
   readonly rollovers: number;
+  /** Sessions given up because they owed the caller a reply and gave none in time. */
+  readonly replyTimeouts: number;
   readonly outageMs: number;
   readonly callerAudioDroppedMs: number;
   /** Uncommitted caller audio sent again to a replacement session. */
@@ -121,6 +126,11 @@ const TWILIO_SOFT_BACKLOG_BYTES = 64 * 1024;
  * is a peer that has gone, and the same bound takes a mark echo as lost.
  */
 const TWILIO_STALL_MS = 5000;
+/**
+ * A session that misses a reply is replaced once; if the fresh session misses too, the service is not serving
+ * this call and the caller goes to the fallback instead of waiting in silence again.
+ */
+const MAX_REPLY_MISSES = 2;
 /** After a REST hand-off Twilio closes the stream; if it has not, the bridge does. */
 const HANDOFF_GRACE_MS = 5000;
 
@@ -170,6 +180,13 @@ export class CallSession {
   readonly #malformedUpstream = new WarningQuota();
   #reconnects = 0;
   #rollovers = 0;
+  readonly #replies: ReplyWatch;
+  #replyTimeouts = 0;
+  // Set when a replacement session must hear the unanswered utterance again (its transcript never came).
+  #resendUnanswered = false;
+  // A tool's output is answered by a response requested once the response that called the tool is done:
+  // the service refuses a second response while one is active.
+  #respondAfterDone = false;
   readonly #startedAt: number;
   readonly #now: () => number;
   readonly #telemetry: CallTelemetry;
@@ -184,6 +201,7 @@ export class CallSession {
     this.#startedAt = this.#now();
     this.#lastMediaAt = this.#startedAt;
     this.#lastTidyAt = this.#startedAt;
+    this.#replies = new ReplyWatch(options.resilience.replyTimeoutMs);
     this.#rate = new MessageRateLimit(options.limits.maxMessagesPerSecond, options.limits.maxMessagesPerSecond * 2, this.#startedAt);
     this.#log = options.log.child({ callSid: ticket.callSid });
     const { resilience } = options;
@@ -304,6 +322,7 @@ export class CallSession {
       malformedUpstreamMessages: this.#malformedUpstream.count,
       reconnects: this.#reconnects,
       rollovers: this.#rollovers,
+      replyTimeouts: this.#replyTimeouts,
       outageMs: this.#outage.totalMs(),
       callerAudioDroppedMs: this.#caller.stats.droppedWhileWaitingMs + (outcome === 'fallback' ? undelivered : 0),
       callerAudioResentMs: this.#caller.stats.resentMs,
@@ -394,11 +413,18 @@ export class CallSession {
     // A tool result the dropped session never answered would leave the caller waiting in silence
     // (unless it was end_call: then the goodbye has been said).
     if (this.#conversation.owesResponse && !this.#hangupRequested) send(createResponse());
+    else if (this.#replies.owed) {
+      // The caller's last turn was never answered. With its transcript in the replay, ask for the answer;
+      // without it, the new session hears the utterance again and its VAD takes the turn as usual.
+      if (this.#conversation.lastUtteranceTranscribed) send(createResponse());
+      else this.#resendUnanswered = true;
+    }
     return true;
   }
 
   #atTurnBoundary(): boolean {
-    return this.#activeResponseId === undefined && !this.#callerSpeaking && !(this.#assistant?.isPlaying ?? false);
+    // A turn the caller ended and the AI has not yet answered is no boundary: a switch then would lose it.
+    return this.#activeResponseId === undefined && !this.#callerSpeaking && !this.#replies.owed && !(this.#assistant?.isPlaying ?? false);
   }
 
   #onSessionActive(kind: SessionKind): void {
@@ -414,8 +440,10 @@ export class CallSession {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
     // After a drop the new session has none of the utterance in progress: give it that first.
-    if (kind === 'reconnect') this.#caller.resendUncommitted();
-    else this.#caller.committed();
+    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#resendUnanswered);
+    else this.#caller.startFresh();
+    this.#resendUnanswered = false;
+    this.#replies.sessionChanged(this.#now());
     this.#caller.flush();
   }
 
@@ -439,6 +467,8 @@ export class CallSession {
       this.#activeResponseId = undefined;
     }
     this.#callerSpeaking = false;
+    // A tool output still waiting for its response.create is answered on the new session (owesResponse).
+    this.#respondAfterDone = false;
     this.#outage.down(initial);
   }
 
@@ -485,6 +515,7 @@ export class CallSession {
     } else {
       this.#stalledSince = undefined;
     }
+    if (this.#link.isUp && this.#replies.overdue(now)) return this.#onNoReply();
     this.#assistant?.tidyMarks();
     if (this.#link.isUp && this.#caller.waitingMs > 0) this.#caller.flush();
     const atTurnBoundary = this.#atTurnBoundary();
@@ -497,6 +528,15 @@ export class CallSession {
       this.#telemetry.rolloverStarted();
       this.#link.rollover();
     }
+  }
+
+  /** The session owes the caller a reply and has given none in time: replace it, or give up on the service. */
+  #onNoReply(): void {
+    this.#replyTimeouts++;
+    const seconds = Math.round(this.#replies.timeoutMs / 100) / 10;
+    if (this.#replies.missed() >= MAX_REPLY_MISSES) return this.handOff(`the AI did not reply within ${seconds} s, twice in a row`);
+    // The new session gets the conversation and the unanswered turn (see #onSessionReady).
+    this.#link.replace(`the AI did not reply within ${seconds} s`);
   }
 
   /** Twilio stopped taking what the bridge sends: the caller hears nothing more of this call. */
@@ -519,6 +559,7 @@ export class CallSession {
     switch (event.type) {
       case 'response.output_audio.delta':
         if (this.#cancelled.has(event.responseId) || this.#assistant === undefined) return;
+        this.#replies.progress(this.#now());
         this.#audioItemOf.set(event.responseId, event.itemId);
         this.#sessionItems.add(event.itemId);
         this.#assistant.pushDelta(event.itemId, event.delta);
@@ -528,37 +569,53 @@ export class CallSession {
         return;
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
+        this.#replies.callerSpeaking(this.#now());
         this.#caller.speechStarted();
         this.#conversation.userSpeech(event.itemId);
         return this.#bargeIn();
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
+        // The service's VAD ends the turn and answers it (create_response): the answer is now owed.
+        this.#replies.owe(this.#now());
         this.#telemetry.speechStopped();
         return;
       case 'conversation.item.input_audio_transcription.completed':
         this.#conversation.userTranscript(event.itemId, event.transcript);
         return;
       case 'response.output_audio_transcript.delta':
-        if (!this.#conversation.wasInterrupted(event.itemId)) this.#conversation.assistantDelta(event.itemId, event.delta);
+        if (this.#conversation.wasInterrupted(event.itemId)) return;
+        this.#conversation.assistantDelta(event.itemId, event.delta);
+        this.#replies.progress(this.#now());
         return;
       case 'response.output_audio_transcript.done':
         this.#conversation.assistantDone(event.itemId, event.transcript);
         return;
       case 'response.created':
         this.#activeResponseId = event.responseId;
+        this.#replies.progress(this.#now());
+        this.#caller.replyStarted();
         this.#telemetry.responseCreated();
         return;
       case 'response.done': {
-        if (this.#activeResponseId === event.responseId) this.#activeResponseId = undefined;
+        if (this.#activeResponseId === event.responseId) {
+          this.#activeResponseId = undefined;
+          this.#replies.answered();
+        }
         this.#cancelled.delete(event.responseId);
         const itemId = this.#audioItemOf.get(event.responseId);
         this.#audioItemOf.delete(event.responseId);
         if (itemId !== undefined) this.#assistant?.endItem(itemId);
         this.#log.debug({ responseId: event.responseId, status: event.status }, 'response done');
         this.#telemetry.responseDone({ id: event.responseId, status: event.status, ...event.usage });
+        if (this.#respondAfterDone) {
+          this.#respondAfterDone = false;
+          this.#link.send(createResponse());
+          this.#replies.owe(this.#now());
+        }
         return;
       }
       case 'response.function_call_arguments.done':
+        this.#replies.progress(this.#now());
         return this.#onToolCall(event.callId, event.name, event.arguments);
       case 'error':
         if (HARMLESS_ERRORS.has(event.code)) this.#log.debug({ code: event.code }, 'AI server notice');
@@ -609,7 +666,7 @@ export class CallSession {
     const output = { error: `unknown tool ${name.slice(0, 60)}` };
     this.#conversation.functionOutput(callId, JSON.stringify(output));
     this.#link.send(functionCallOutput(callId, output));
-    this.#link.send(createResponse());
+    this.#respondAfterDone = true;
   }
 
   #hangUp(): void {

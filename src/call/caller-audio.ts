@@ -46,6 +46,9 @@ export class CallerAudioPath {
   // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
   // Kept as raw μ-law in one ring per call (8 KB, grown once to 48 KB if the caller speaks).
   readonly #uncommitted = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
+  // The last committed utterance, until a reply to it begins: a session that took the turn and never answered
+  // is replaced, and if its transcript never came, the new session must hear the words again.
+  #unanswered: Uint8Array | undefined;
   #callerSpeaking = false;
 
   constructor(
@@ -99,19 +102,36 @@ export class CallerAudioPath {
     this.#uncommitted.reserve(UNCOMMITTED_SPEECH_MS * 8);
   }
 
-  /** The session committed the input so far: it is the AI's now. */
+  /** The session committed the input so far: it is the AI's now, but kept until a reply to it begins. */
   committed(): void {
+    this.#callerSpeaking = false;
+    // One copy per turn, freed as soon as the reply begins (about a second later).
+    if (this.#uncommitted.length > 0) this.#unanswered = this.#uncommitted.read();
+    this.#uncommitted.clear();
+  }
+
+  /** A first or planned session starts from here: what the ring held belongs to no session that needs it. */
+  startFresh(): void {
     this.#callerSpeaking = false;
     this.#uncommitted.clear();
   }
 
+  /** A reply began: the session that heard the last utterance has acted on it. */
+  replyStarted(): void {
+    this.#unanswered = undefined;
+  }
+
   /**
    * A new session replaced a dropped one: send it the uncommitted audio the
-   * old one had, then what waited during the outage. Call before `flush`.
+   * old one had, then what waited during the outage. With `unanswered`, the
+   * last committed utterance goes first: the old session took that turn but
+   * never replied, and the new one has no transcript of it. Call before `flush`.
    */
-  resendUncommitted(): void {
-    if (this.#uncommitted.length === 0) return;
-    const audio = this.#uncommitted.read();
+  resendUncommitted(unanswered = false): void {
+    const earlier = unanswered ? this.#unanswered : undefined;
+    this.#unanswered = undefined;
+    if (this.#uncommitted.length === 0 && earlier === undefined) return;
+    const audio = earlier === undefined ? this.#uncommitted.read() : concat(earlier, this.#uncommitted.read());
     this.#uncommitted.clear();
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
     const transcoder = this.mode === 'pcm24k' ? createInboundTranscoder() : undefined;
@@ -196,4 +216,11 @@ export class CallerAudioPath {
       this.telemetry.framesDropped('upstream_down', 1);
     }
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -92,6 +92,15 @@ export class ConversationLog {
     return this.#entries[this.#entries.length - 1]?.kind === 'function_call_output';
   }
 
+  /** True when the caller's latest utterance has its transcript here, so a replay carries it. */
+  get lastUtteranceTranscribed(): boolean {
+    for (let i = this.#entries.length - 1; i >= 0; i--) {
+      const e = this.#entries[i]!;
+      if (e.kind === 'user') return e.text !== undefined && e.text !== '';
+    }
+    return false;
+  }
+
   /** True if this assistant item was cut short (barge-in or a dropped session). */
   wasInterrupted(itemId: string): boolean {
     return this.#find('assistant', itemId)?.interrupted ?? false;

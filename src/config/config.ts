@@ -49,6 +49,8 @@ export interface Config {
     readonly comfortSound: 'noise' | 'tone' | 'off';
     /** Outage after which the call is handed to the fallback. */
     readonly outageBudgetMs: number;
+    /** A reply owed to the caller must begin (and keep coming) within this, or the AI session is replaced. */
+    readonly replyTimeoutMs: number;
   };
   readonly fallback: {
     /** Verbs (the inside of <Response>) the call is handed to when the AI cannot serve it. */
@@ -188,6 +190,7 @@ export function loadConfig(env: Env): Config {
       comfortAfterMs: integer(env, 'COMFORT_AUDIO_AFTER_MS', 500, 0, 60_000),
       comfortSound: oneOf(env, 'COMFORT_AUDIO', ['noise', 'tone', 'off'] as const, 'noise'),
       outageBudgetMs: integer(env, 'OUTAGE_BUDGET_MS', 20_000, 1000, 600_000),
+      replyTimeoutMs: integer(env, 'AI_REPLY_TIMEOUT_MS', 6000, 1000, 120_000),
     },
     fallback: fallbackTwiml(env),
     twilioApiBaseUrl: httpBase(env, 'TWILIO_API_BASE_URL', 'https://api.twilio.com', false),
