@@ -86,13 +86,15 @@ test('frame counters are cumulative, observed at collection time, by direction a
   await done();
 });
 
-test('upstream connects, reconnects, rollovers and auth failures carry their attributes', async () => {
+test('upstream connects, reconnects, rollovers, reply timeouts and auth failures carry their attributes', async () => {
   const { bridge, collect, done } = memoryMetrics();
   bridge.upstreamConnect('ok');
   bridge.upstreamConnect('closed');
   bridge.upstreamConnect('ok');
   bridge.reconnect('ok');
   bridge.rollover('ok');
+  bridge.replyTimeout();
+  bridge.replyTimeout();
   bridge.authFailure('stream', 'bad_signature');
   bridge.authFailure('stream', 'bad_signature');
   bridge.authFailure('webhook', 'missing_signature');
@@ -101,6 +103,7 @@ test('upstream connects, reconnects, rollovers and auth failures carry their att
   assert.deepEqual(connects, { ok: 2, closed: 1 });
   assert.deepEqual(points(m.get(METRIC.upstreamReconnects)), [{ attributes: { 'bridge.outcome': 'ok' }, value: 1 }]);
   assert.deepEqual(points(m.get(METRIC.upstreamRollovers)), [{ attributes: { 'bridge.outcome': 'ok' }, value: 1 }]);
+  assert.deepEqual(points(m.get(METRIC.upstreamReplyTimeouts)), [{ attributes: {}, value: 2 }]);
   const auth = points(m.get(METRIC.authFailures)).map((p) => `${p.attributes['bridge.auth.surface']}/${p.attributes['bridge.auth.reason']}=${p.value}`).sort();
   assert.deepEqual(auth, ['stream/bad_signature=2', 'webhook/missing_signature=1']);
   await done();

@@ -533,6 +533,7 @@ export class CallSession {
   /** The session owes the caller a reply and has given none in time: replace it, or give up on the service. */
   #onNoReply(): void {
     this.#replyTimeouts++;
+    this.#telemetry.replyTimedOut(this.#replies.timeoutMs);
     const seconds = Math.round(this.#replies.timeoutMs / 100) / 10;
     if (this.#replies.missed() >= MAX_REPLY_MISSES) return this.handOff(`the AI did not reply within ${seconds} s, twice in a row`);
     // The new session gets the conversation and the unanswered turn (see #onSessionReady).

@@ -19,6 +19,8 @@ export interface CallTelemetry {
   /** The current session dropped: a reconnect phase starts. */
   upstreamLost(reason: string): void;
   rolloverStarted(): void;
+  /** The AI owed the caller a reply and gave none within `timeoutMs`. */
+  replyTimedOut(timeoutMs: number): void;
   /** A session became current (ends a reconnect or rollover phase). */
   sessionActive(kind: SessionKind): void;
   speechStarted(bargeInHeardMs?: number): void;
@@ -45,6 +47,7 @@ export const NO_TELEMETRY: CallTelemetry = {
   connectStarted: () => undefined,
   upstreamLost() {},
   rolloverStarted() {},
+  replyTimedOut() {},
   sessionActive() {},
   speechStarted() {},
   speechStopped() {},

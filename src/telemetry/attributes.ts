@@ -47,6 +47,8 @@ export const EVENT = {
   interrupted: 'bridge.turn.interrupted',
   /** An established upstream session closed; carries close code and reason. */
   upstreamClosed: 'bridge.upstream.closed',
+  /** The AI owed the caller a reply and gave none in time: its session is replaced (or the call handed off). */
+  replyTimeout: 'bridge.upstream.reply_timeout',
 } as const;
 
 /** Attribute keys. */
@@ -98,6 +100,8 @@ export const ATTR = {
   upstreamCloseCode: 'bridge.upstream.close_code',
   /** WebSocket close reason text sent by the upstream (e.g. invalid_api_key). */
   upstreamCloseReason: 'bridge.upstream.close_reason',
+  /** AI_REPLY_TIMEOUT_MS in force when a reply timed out. */
+  replyTimeoutMs: 'bridge.upstream.reply_timeout_ms',
   /** 1-based index of the turn within the call. */
   turnIndex: 'bridge.turn.index',
   /** Milliseconds from the caller's speech end to the first assistant audio sent to Twilio. */

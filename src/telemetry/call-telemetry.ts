@@ -62,6 +62,10 @@ export class OtelCallTelemetry implements CallTelemetry {
     if (this.#phase === undefined) this.#phase = this.stream.reconnect(reason);
   }
 
+  replyTimedOut(timeoutMs: number): void {
+    this.stream.replyTimedOut(timeoutMs);
+  }
+
   rolloverStarted(): void {
     if (this.#phase === undefined) this.#phase = this.stream.rollover('session age');
   }

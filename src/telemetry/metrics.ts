@@ -35,6 +35,7 @@ export const METRIC = {
   upstreamConnects: 'bridge.upstream.connects',
   upstreamReconnects: 'bridge.upstream.reconnects',
   upstreamRollovers: 'bridge.upstream.rollovers',
+  upstreamReplyTimeouts: 'bridge.upstream.reply_timeouts',
   authFailures: 'bridge.auth.failures',
   authBlocks: 'bridge.auth.blocks',
   refusals: 'bridge.refusals',
@@ -95,6 +96,7 @@ export class BridgeMetrics {
   private readonly connects: Counter;
   private readonly reconnects: Counter;
   private readonly rollovers: Counter;
+  private readonly replyTimeouts: Counter;
   private readonly authFailureCounter: Counter;
   private readonly authBlockCounter: Counter;
   private readonly refusalCounter: Counter;
@@ -147,6 +149,11 @@ export class BridgeMetrics {
     this.connects = meter.createCounter(METRIC.upstreamConnects, { description: 'Upstream connect attempts, by outcome', unit: '{attempt}', valueType: ValueType.INT });
     this.reconnects = meter.createCounter(METRIC.upstreamReconnects, { description: 'Unplanned upstream reconnects, by outcome', unit: '{reconnect}', valueType: ValueType.INT });
     this.rollovers = meter.createCounter(METRIC.upstreamRollovers, { description: 'Planned session rollovers before the session cap, by outcome', unit: '{rollover}', valueType: ValueType.INT });
+    this.replyTimeouts = meter.createCounter(METRIC.upstreamReplyTimeouts, {
+      description: 'AI sessions given up because they owed the caller a reply and gave none in time',
+      unit: '{session}',
+      valueType: ValueType.INT,
+    });
     this.authFailureCounter = meter.createCounter(METRIC.authFailures, { description: 'Rejected requests, by surface and reason', unit: '{request}', valueType: ValueType.INT });
     this.authBlockCounter = meter.createCounter(METRIC.authBlocks, {
       description: 'Addresses blocked after too many authentication failures',
@@ -253,6 +260,11 @@ export class BridgeMetrics {
 
   rollover(outcome: PhaseOutcome): void {
     this.rollovers.add(1, this.phaseAttrs[outcome]);
+  }
+
+  /** A session owed the caller a reply and gave none within AI_REPLY_TIMEOUT_MS. */
+  replyTimeout(): void {
+    this.replyTimeouts.add(1);
   }
 
   authFailure(surface: AuthSurface, reason: Exclude<AuthOutcome, 'ok'>): void {

@@ -264,6 +264,12 @@ export class StreamTrace {
     this.span.addEvent(EVENT.upstreamClosed, { [ATTR.upstreamCloseCode]: code, [ATTR.upstreamCloseReason]: reason.slice(0, 120) }, this.clock());
   }
 
+  /** The AI owed the caller a reply and gave none within `timeoutMs`: an event on the call, and the counter. */
+  replyTimedOut(timeoutMs: number): void {
+    this.span.addEvent(EVENT.replyTimeout, { [ATTR.replyTimeoutMs]: timeoutMs }, this.clock());
+    this.metrics?.replyTimeout();
+  }
+
   /** From a drop to a replacement session being ready. `reason` is a short code, e.g. `close_1006`. */
   reconnect(reason: string): UpstreamPhase {
     return this.phase(SPAN.reconnect, reason, (o) => this.metrics?.reconnect(o));
