@@ -240,12 +240,16 @@ test('bad calls never disturb a healthy call running beside them', async () => {
 
 test('a flood of bad messages from either peer logs five warnings per peer; the summary counts them all', async () => {
   const BAD = 12;
-  // An AI server that answers its first audio with garbage: by then its session is the call's.
+  const DURING_SETUP = 3;
+  // An AI server that sends garbage while the session is being set up, and answers its first audio with more.
   const upstream = await startScriptedUpstream((ws) => {
     let flooded = false;
     ws.on('message', (data) => {
       const type = (JSON.parse(String(data)) as { type: string }).type;
-      if (type === 'session.update') ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+      if (type === 'session.update') {
+        for (let i = 0; i < DURING_SETUP; i++) ws.send('{not json');
+        ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+      }
       if (type !== 'input_audio_buffer.append' || flooded) return;
       flooded = true;
       for (let i = 0; i < BAD; i++) ws.send(i % 3 === 0 ? '{not json' : i % 3 === 1 ? '{"no":"type"}' : JSON.stringify({ type: 'response.output_audio.delta' }));
@@ -271,7 +275,7 @@ test('a flood of bad messages from either peer logs five warnings per peer; the 
     assert.equal(warnings('ignored a message from Twilio').length, 5);
     assert.equal(warnings('ignored a malformed message from the AI server').length, 5);
     assert.equal(summaries[0]?.ignoredMessages, BAD);
-    assert.equal(summaries[0]?.malformedUpstreamMessages, BAD);
+    assert.equal(summaries[0]?.malformedUpstreamMessages, BAD + DURING_SETUP, 'those sent during setup count too');
   } finally {
     await noisy.close();
     await upstream.close();

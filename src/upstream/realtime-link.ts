@@ -32,7 +32,7 @@ export interface AttemptObserver extends ConnectObserver {
 export interface LinkHandlers {
   /** An event of the current session. */
   onEvent(event: ServerEvent): void;
-  /** A malformed message from the current session. */
+  /** A malformed message from one of the call's sessions (the current one, or one still being set up). */
   onMalformed(detail: string): void;
   /**
    * A new session is open and configured. `send` writes to that session
@@ -152,7 +152,8 @@ export class RealtimeLink {
           if (isCurrent()) this.#onEvent(event, connection!);
         },
         onMalformed: (detail) => {
-          if (isCurrent()) this.handlers.onMalformed(detail);
+          // Counted from every session of the call, the one still setting up included: all of it is the AI server's.
+          if (!this.#closed) this.handlers.onMalformed(detail);
         },
         onClose: (code, reason) => {
           if (!ready) earlyClose = { code, reason };
