@@ -18,7 +18,12 @@ test('defaults fill every optional variable', () => {
   assert.equal(c.openai.model, 'gpt-realtime');
   assert.equal(c.audioMode, 'pcm24k');
   assert.equal(c.logLevel, 'info');
+  assert.equal(c.resilience.replyTimeoutMs, 6000);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.openai));
+});
+
+test('AI_REPLY_TIMEOUT_MS=0 turns the answer clock off', () => {
+  assert.equal(loadConfig({ ...base, AI_REPLY_TIMEOUT_MS: '0' }).resilience.replyTimeoutMs, 0);
 });
 
 test('a trailing slash on PUBLIC_URL is normalised away', () => {
@@ -40,6 +45,8 @@ const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['OPENAI_BASE_URL', { OPENAI_BASE_URL: 'ftp://x' }, /OPENAI_BASE_URL: expected an http or https URL/],
   ['TRUST_PROXY', { TRUST_PROXY: 'true' }, /TRUST_PROXY: true would let any client choose its address/],
   ['FALLBACK_TWIML', { FALLBACK_TWIML: '<Dial>+1555</Dial>' }, /FALLBACK_TWIML: expected a TwiML document/],
+  ['AI_REPLY_TIMEOUT_MS', { AI_REPLY_TIMEOUT_MS: '500' }, /AI_REPLY_TIMEOUT_MS: expected 0 \(off\) or 1000 to 120000/],
+  ['AI_REPLY_TIMEOUT_MS', { AI_REPLY_TIMEOUT_MS: '-1' }, /AI_REPLY_TIMEOUT_MS: expected a whole number/],
 ];
 
 for (const [variable, patch, message] of bad) {

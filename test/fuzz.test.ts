@@ -61,7 +61,7 @@ const SERVER_TEMPLATES: unknown[] = [
   { type: 'input_audio_buffer.speech_stopped', audio_end_ms: 900, item_id: 'item_1' },
   { type: 'response.created', response: { id: 'resp_1' } },
   { type: 'response.output_audio.delta', response_id: 'resp_1', item_id: 'item_2', content_index: 0, delta: Buffer.alloc(960).toString('base64') },
-  { type: 'response.output_audio_transcript.delta', item_id: 'item_2', delta: 'hello ' },
+  { type: 'response.output_audio_transcript.delta', response_id: 'resp_1', item_id: 'item_2', delta: 'hello ' },
   { type: 'response.output_audio_transcript.done', response_id: 'resp_1', item_id: 'item_2', transcript: 'hello there' },
   { type: 'conversation.item.input_audio_transcription.completed', item_id: 'item_1', transcript: 'hi' },
   { type: 'response.function_call_arguments.done', response_id: 'resp_1', item_id: 'item_3', call_id: 'c1', name: 'end_call', arguments: '{}' },

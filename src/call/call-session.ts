@@ -182,8 +182,10 @@ export class CallSession {
   #rollovers = 0;
   readonly #replies: ReplyWatch;
   #replyTimeouts = 0;
-  // Set when a replacement session must hear the unanswered utterance again (its transcript never came).
+  // Set when a replacement session must hear the unanswered utterances again (their transcripts never came).
   #resendUnanswered = false;
+  // Set when a new session was asked for the reply the caller is owed: that reply is then watched on it.
+  #askedNewSession = false;
   // A tool's output is answered by a response requested once the response that called the tool is done:
   // the service refuses a second response while one is active.
   #respondAfterDone = false;
@@ -410,14 +412,18 @@ export class CallSession {
     }
     // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
     for (const event of this.#conversation.replayEvents()) send(event);
-    // A tool result the dropped session never answered would leave the caller waiting in silence
-    // (unless it was end_call: then the goodbye has been said).
-    if (this.#conversation.owesResponse && !this.#hangupRequested) send(createResponse());
-    else if (this.#replies.owed) {
-      // The caller's last turn was never answered. With its transcript in the replay, ask for the answer;
-      // without it, the new session hears the utterance again and its VAD takes the turn as usual.
-      if (this.#conversation.lastUtteranceTranscribed) send(createResponse());
+    // Once end_call is requested the goodbye has been said: nothing more is owed.
+    if (this.#hangupRequested) return true;
+    // A tool result the dropped session never answered would leave the caller waiting in silence.
+    if (this.#conversation.owesResponse) {
+      send(createResponse());
+      this.#askedNewSession = true;
+    } else if (this.#replies.owed) {
+      // The caller's last turns were never answered. With their transcripts in the replay, ask for the answer;
+      // without them, the new session hears the utterances again and its VAD takes the turn as usual.
+      if (this.#conversation.unansweredTranscribed) send(createResponse());
       else this.#resendUnanswered = true;
+      this.#askedNewSession = true;
     }
     return true;
   }
@@ -443,7 +449,8 @@ export class CallSession {
     if (kind === 'reconnect') this.#caller.resendUncommitted(this.#resendUnanswered);
     else this.#caller.startFresh();
     this.#resendUnanswered = false;
-    this.#replies.sessionChanged(this.#now());
+    this.#replies.sessionChanged(this.#now(), this.#askedNewSession);
+    this.#askedNewSession = false;
     this.#caller.flush();
   }
 
@@ -560,7 +567,8 @@ export class CallSession {
     switch (event.type) {
       case 'response.output_audio.delta':
         if (this.#cancelled.has(event.responseId) || this.#assistant === undefined) return;
-        this.#replies.progress(this.#now());
+        this.#replies.progress(this.#now(), true);
+        this.#caller.replyHeard();
         this.#audioItemOf.set(event.responseId, event.itemId);
         this.#sessionItems.add(event.itemId);
         this.#assistant.pushDelta(event.itemId, event.delta);
@@ -584,23 +592,25 @@ export class CallSession {
         this.#conversation.userTranscript(event.itemId, event.transcript);
         return;
       case 'response.output_audio_transcript.delta':
-        if (this.#conversation.wasInterrupted(event.itemId)) return;
+        // A cancelled response's words arrive late: the caller never hears them, and they are no sign of a reply.
+        if (this.#cancelled.has(event.responseId) || this.#conversation.wasInterrupted(event.itemId)) return;
         this.#conversation.assistantDelta(event.itemId, event.delta);
-        this.#replies.progress(this.#now());
+        this.#replies.progress(this.#now(), false);
         return;
       case 'response.output_audio_transcript.done':
         this.#conversation.assistantDone(event.itemId, event.transcript);
         return;
       case 'response.created':
         this.#activeResponseId = event.responseId;
-        this.#replies.progress(this.#now());
-        this.#caller.replyStarted();
+        this.#replies.began(this.#now());
         this.#telemetry.responseCreated();
         return;
       case 'response.done': {
-        if (this.#activeResponseId === event.responseId) {
+        // A late done of a cancelled response settles nothing while another runs.
+        if (this.#activeResponseId === event.responseId || this.#activeResponseId === undefined) {
           this.#activeResponseId = undefined;
-          this.#replies.answered();
+          this.#replies.answered(event.status === 'completed', this.#now());
+          if (event.status === 'completed') this.#caller.replyHeard();
         }
         this.#cancelled.delete(event.responseId);
         const itemId = this.#audioItemOf.get(event.responseId);
@@ -610,13 +620,16 @@ export class CallSession {
         this.#telemetry.responseDone({ id: event.responseId, status: event.status, ...event.usage });
         if (this.#respondAfterDone) {
           this.#respondAfterDone = false;
-          this.#link.send(createResponse());
-          this.#replies.owe(this.#now());
+          // Not over the caller, nor for a response the caller cut short: their turn's reply will see the output.
+          if (event.status !== 'cancelled' && !this.#callerSpeaking) {
+            this.#link.send(createResponse());
+            this.#replies.owe(this.#now());
+          }
         }
         return;
       }
       case 'response.function_call_arguments.done':
-        this.#replies.progress(this.#now());
+        if (!this.#cancelled.has(event.responseId)) this.#replies.progress(this.#now(), true);
         return this.#onToolCall(event.callId, event.name, event.arguments);
       case 'error':
         if (HARMLESS_ERRORS.has(event.code)) this.#log.debug({ code: event.code }, 'AI server notice');

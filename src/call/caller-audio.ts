@@ -21,6 +21,8 @@ const SILENT_FRAME_BASE64 = base64Of(SILENT_FRAME);
 const UNCOMMITTED_PADDING_MS = 1000;
 /** While the caller speaks, this much of the utterance is kept for a replay (48 KB of μ-law at most). */
 const UNCOMMITTED_SPEECH_MS = 6000;
+/** Committed utterances still waiting for a reply are kept up to this much (the newest, 96 KB at most). */
+const UNANSWERED_MS = 2 * UNCOMMITTED_SPEECH_MS;
 
 export interface CallerAudioStats {
   /** Uncommitted audio sent again to a session that replaced a dropped one. */
@@ -46,9 +48,10 @@ export class CallerAudioPath {
   // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
   // Kept as raw μ-law in one ring per call (8 KB, grown once to 48 KB if the caller speaks).
   readonly #uncommitted = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
-  // The last committed utterance, until a reply to it begins: a session that took the turn and never answered
-  // is replaced, and if its transcript never came, the new session must hear the words again.
-  #unanswered: Uint8Array | undefined;
+  // Committed utterances no reply has reached yet (a caller may ask, then say "hello?"): a session that took
+  // the turns and never answered is replaced, and if their transcripts never came, the new one hears them again.
+  readonly #unanswered: Uint8Array[] = [];
+  #unansweredBytes = 0;
   #callerSpeaking = false;
 
   constructor(
@@ -102,36 +105,45 @@ export class CallerAudioPath {
     this.#uncommitted.reserve(UNCOMMITTED_SPEECH_MS * 8);
   }
 
-  /** The session committed the input so far: it is the AI's now, but kept until a reply to it begins. */
+  /** The session committed the input so far: it is the AI's now, but kept until a reply to it is heard. */
   committed(): void {
     this.#callerSpeaking = false;
-    // One copy per turn, freed as soon as the reply begins (about a second later).
-    if (this.#uncommitted.length > 0) this.#unanswered = this.#uncommitted.read();
+    // One copy per turn, freed as soon as the reply's audio arrives (about a second later).
+    if (this.#uncommitted.length > 0) {
+      const turn = this.#uncommitted.read();
+      this.#unanswered.push(turn);
+      this.#unansweredBytes += turn.length;
+      while (this.#unansweredBytes > UNANSWERED_MS * 8 && this.#unanswered.length > 1) this.#unansweredBytes -= this.#unanswered.shift()!.length;
+    }
     this.#uncommitted.clear();
   }
 
-  /** A first or planned session starts from here: what the ring held belongs to no session that needs it. */
+  /** A first or planned session starts from here (at a turn boundary): nothing held is owed to it. */
   startFresh(): void {
     this.#callerSpeaking = false;
     this.#uncommitted.clear();
+    this.replyHeard();
   }
 
-  /** A reply began: the session that heard the last utterance has acted on it. */
-  replyStarted(): void {
-    this.#unanswered = undefined;
+  /** The reply's audio is arriving (or the reply completed): the session that heard the caller's turns answered them. */
+  replyHeard(): void {
+    if (this.#unanswered.length === 0) return;
+    this.#unanswered.length = 0;
+    this.#unansweredBytes = 0;
   }
 
   /**
    * A new session replaced a dropped one: send it the uncommitted audio the
    * old one had, then what waited during the outage. With `unanswered`, the
-   * last committed utterance goes first: the old session took that turn but
-   * never replied, and the new one has no transcript of it. Call before `flush`.
+   * committed utterances no reply reached go first: the old session took
+   * those turns but never replied, and the new one has no transcript of them.
+   * Call before `flush`.
    */
   resendUncommitted(unanswered = false): void {
-    const earlier = unanswered ? this.#unanswered : undefined;
-    this.#unanswered = undefined;
-    if (this.#uncommitted.length === 0 && earlier === undefined) return;
-    const audio = earlier === undefined ? this.#uncommitted.read() : concat(earlier, this.#uncommitted.read());
+    const parts = unanswered ? [...this.#unanswered, this.#uncommitted.read()] : [this.#uncommitted.read()];
+    this.replyHeard();
+    const audio = concat(parts);
+    if (audio.length === 0) return;
     this.#uncommitted.clear();
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
     const transcoder = this.mode === 'pcm24k' ? createInboundTranscoder() : undefined;
@@ -218,9 +230,13 @@ export class CallerAudioPath {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

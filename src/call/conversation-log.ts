@@ -92,13 +92,17 @@ export class ConversationLog {
     return this.#entries[this.#entries.length - 1]?.kind === 'function_call_output';
   }
 
-  /** True when the caller's latest utterance has its transcript here, so a replay carries it. */
-  get lastUtteranceTranscribed(): boolean {
-    for (let i = this.#entries.length - 1; i >= 0; i--) {
-      const e = this.#entries[i]!;
-      if (e.kind === 'user') return e.text !== undefined && e.text !== '';
+  /**
+   * True when the conversation ends in the caller's words and every one of those latest utterances has its
+   * transcript here, so a replay carries all the caller said since the assistant last spoke.
+   */
+  get unansweredTranscribed(): boolean {
+    let seen = 0;
+    for (let i = this.#entries.length - 1; i >= 0 && this.#entries[i]!.kind === 'user'; i--, seen++) {
+      const e = this.#entries[i] as Extract<Entry, { kind: 'user' }>;
+      if (e.text === undefined || e.text === '') return false;
     }
-    return false;
+    return seen > 0;
   }
 
   /** True if this assistant item was cut short (barge-in or a dropped session). */

@@ -5,8 +5,10 @@
 // bridge asked for one); it must start, and keep coming, within the timeout.
 // Time the caller spends speaking again does not count, since no server
 // answers then, but it does not pay the debt either: a caller saying "hello?"
-// into a stuck session must not keep it alive. Pure: the session supplies the
-// clock and acts on `overdue`.
+// into a stuck session must not keep it alive. A reply pays the debt only
+// once it reaches the caller (audio) or acts (a tool call): a response that is
+// created and then says nothing, or fails, is still owed. Pure: the session
+// supplies the clock and acts on `overdue`.
 
 type State = 'idle' | 'owed' | 'paused' | 'replying';
 
@@ -16,13 +18,16 @@ export class ReplyWatch {
   #since = 0;
   /** Time an owed reply had already waited before the caller spoke again. */
   #waitedMs = 0;
+  /** The reply in progress has reached the caller or acted. */
+  #delivered = false;
   #misses = 0;
 
+  /** `timeoutMs` 0 turns the watch off: nothing is ever overdue. */
   constructor(readonly timeoutMs: number) {}
 
-  /** A reply is owed and has not begun (it may be waiting for the caller to finish). */
+  /** The caller is owed a reply that has not reached them (it may be waiting for the caller to finish). */
   get owed(): boolean {
-    return this.#state === 'owed' || this.#state === 'paused';
+    return this.#state === 'owed' || this.#state === 'paused' || (this.#state === 'replying' && !this.#delivered);
   }
 
   /** The caller's turn ended, or the bridge asked for a response. */
@@ -43,39 +48,62 @@ export class ReplyWatch {
     }
   }
 
-  /** The AI produced something for the caller: a response began, or its audio, text or tool call arrived. */
-  progress(now: number): void {
+  /** A response was created: the reply has begun, but has given the caller nothing yet. */
+  began(now: number): void {
     this.#state = 'replying';
     this.#since = now;
-    this.#waitedMs = 0;
-    this.#misses = 0;
-  }
-
-  /** The running response finished. A reply owed since it began is still owed. */
-  answered(): void {
-    if (this.#state === 'replying') this.#state = 'idle';
+    this.#delivered = false;
   }
 
   /**
-   * A new session took over. An owed reply is owed by it, from now; a reply in progress died with the old
-   * session and is not asked for again (the caller heard it cut off, as after any drop).
+   * A sign of the reply: `delivered` for audio sent towards the caller or a tool call, false for text alone.
+   * Only a delivered reply ends a run of misses.
    */
-  sessionChanged(now: number): void {
-    if (this.#state === 'replying') this.#state = 'idle';
-    // The new session has not heard the caller speak yet; if they still are, its VAD says so.
-    if (this.#state === 'paused') this.#state = 'owed';
+  progress(now: number, delivered: boolean): void {
+    if (this.#state !== 'replying') this.began(now);
+    this.#since = now;
+    if (delivered) {
+      this.#delivered = true;
+      this.#misses = 0;
+    }
+  }
+
+  /**
+   * The running response finished. One that completed is an answer even if silent (the model chose to say
+   * nothing); one that failed or was cut before reaching the caller leaves the reply owed, from now.
+   */
+  answered(completed: boolean, now: number): void {
+    if (this.#state !== 'replying') return;
+    if (completed || this.#delivered) {
+      this.#state = 'idle';
+      return;
+    }
+    this.#state = 'owed';
     this.#since = now;
     this.#waitedMs = 0;
+  }
+
+  /**
+   * A new session took over. If the bridge asked it for the owed reply (or gave it the unanswered turn), that
+   * reply is owed by it from now; otherwise nothing is: a reply that had reached the caller died with the
+   * old session and is not asked for again (the caller heard it cut off, as after any drop).
+   */
+  sessionChanged(now: number, asked: boolean): void {
+    this.#state = asked ? 'owed' : 'idle';
+    this.#since = now;
+    this.#waitedMs = 0;
+    this.#delivered = false;
   }
 
   /** True once the owed reply has waited, or the running one has been silent, longer than the timeout. */
   overdue(now: number): boolean {
+    if (this.timeoutMs === 0) return false;
     if (this.#state === 'owed') return this.#waitedMs + (now - this.#since) > this.timeoutMs;
     if (this.#state === 'replying') return now - this.#since > this.timeoutMs;
     return false;
   }
 
-  /** Records that the session was given up for not replying; returns how many in a row, since the last reply. */
+  /** Records that the session was given up for not replying; returns how many in a row since a delivered reply. */
   missed(): number {
     return ++this.#misses;
   }

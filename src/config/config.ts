@@ -49,7 +49,7 @@ export interface Config {
     readonly comfortSound: 'noise' | 'tone' | 'off';
     /** Outage after which the call is handed to the fallback. */
     readonly outageBudgetMs: number;
-    /** A reply owed to the caller must begin (and keep coming) within this, or the AI session is replaced. */
+    /** A reply owed to the caller must begin (and keep coming) within this, or the AI session is replaced; 0: off. */
     readonly replyTimeoutMs: number;
   };
   readonly fallback: {
@@ -190,7 +190,7 @@ export function loadConfig(env: Env): Config {
       comfortAfterMs: integer(env, 'COMFORT_AUDIO_AFTER_MS', 500, 0, 60_000),
       comfortSound: oneOf(env, 'COMFORT_AUDIO', ['noise', 'tone', 'off'] as const, 'noise'),
       outageBudgetMs: integer(env, 'OUTAGE_BUDGET_MS', 20_000, 1000, 600_000),
-      replyTimeoutMs: integer(env, 'AI_REPLY_TIMEOUT_MS', 6000, 1000, 120_000),
+      replyTimeoutMs: replyTimeout(env),
     },
     fallback: fallbackTwiml(env),
     twilioApiBaseUrl: httpBase(env, 'TWILIO_API_BASE_URL', 'https://api.twilio.com', false),
@@ -210,6 +210,13 @@ export function loadConfig(env: Env): Config {
     trustProxy: trustProxy(env),
   };
   return deepFreeze(config);
+}
+
+/** AI_REPLY_TIMEOUT_MS: 0 turns the answer clock off; otherwise at least a second, so a normal reply is never cut. */
+function replyTimeout(env: Env): number {
+  const value = integer(env, 'AI_REPLY_TIMEOUT_MS', 6000, 0, 120_000);
+  if (value !== 0 && value < 1000) throw new ConfigError('AI_REPLY_TIMEOUT_MS', 'expected 0 (off) or 1000 to 120000');
+  return value;
 }
 
 /**

@@ -174,7 +174,10 @@ export class RealtimeLink {
           }
           ready = true;
           report({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
-          if (this.handlers.onSessionReady(kind, (event) => void opened.send(event)) === false) {
+          // A rollover that finds the current session already lost (session_expired, then the close; or a
+          // replace() meanwhile) is the reconnect now: the call must treat it as one (resend what was in flight).
+          const becomes: SessionKind = kind === 'rollover' && this.#current === undefined ? 'reconnect' : kind;
+          if (this.handlers.onSessionReady(becomes, (event) => void opened.send(event)) === false) {
             opened.close(1000, 'rollover postponed');
             return;
           }
@@ -189,7 +192,7 @@ export class RealtimeLink {
           this.#currentOpenedAt = this.options.now();
           // Make before break: the old session is closed only once the new one serves.
           old?.close(1000, 'rollover');
-          this.handlers.onSessionActive(kind);
+          this.handlers.onSessionActive(becomes);
         },
         (err: unknown) => {
           this.#connecting = false;

@@ -28,7 +28,7 @@ export type ServerEvent =
     }
   | { readonly type: 'response.done'; readonly responseId: string; readonly status: string; readonly usage: ResponseUsage }
   | { readonly type: 'conversation.item.input_audio_transcription.completed'; readonly itemId: string; readonly transcript: string }
-  | { readonly type: 'response.output_audio_transcript.delta'; readonly itemId: string; readonly delta: string }
+  | { readonly type: 'response.output_audio_transcript.delta'; readonly responseId: string; readonly itemId: string; readonly delta: string }
   | { readonly type: 'response.output_audio_transcript.done'; readonly responseId: string; readonly itemId: string; readonly transcript: string }
   | {
       readonly type: 'response.function_call_arguments.done';
@@ -129,9 +129,10 @@ export function parseServerEvent(frame: Buffer | string): ServerEventParse {
       return itemId !== undefined && transcript !== undefined ? ok({ type, itemId, transcript }) : bad(type);
     }
     case 'response.output_audio_transcript.delta': {
+      const responseId = str(data, 'response_id');
       const itemId = str(data, 'item_id');
       const delta = str(data, 'delta');
-      return itemId !== undefined && delta !== undefined ? ok({ type, itemId, delta }) : bad(type);
+      return responseId !== undefined && itemId !== undefined && delta !== undefined ? ok({ type, responseId, itemId, delta }) : bad(type);
     }
     case 'response.output_audio_transcript.done': {
       const responseId = str(data, 'response_id');

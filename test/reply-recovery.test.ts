@@ -1,0 +1,196 @@
+// The answer clock's edge cases, through real sockets, against a scripted AI
+// server that sends exactly the events each case needs: late events of a
+// cancelled response, barge-ins on a tool call, a response created and never
+// spoken, a caller repeating themselves, and session_expired while a reply is
+// owed. Audio is μ-law passthrough (pcmu) and each caller turn is one byte
+// value, so the test can tell which utterance a new session was sent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type WebSocket from 'ws';
+import { callSid as newCallSid, eventually, mediaMessage, openStream, postWebhook, startBridge, startMessage, webhookFields } from './support/bridge-harness.js';
+import { startScriptedUpstream } from './support/scripted-upstream.js';
+
+const SILENCE = 0xff;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface AiSession {
+  readonly ws: WebSocket;
+  readonly received: { type: string; [k: string]: unknown }[];
+  closed: boolean;
+}
+
+/** One call on a bridge (reply timeout 1 s) whose AI server is scripted by the test; Twilio sends 20 ms frames of `byte`. */
+async function scriptedCall(env: Record<string, string> = {}, delayLaterSessionsMs = 0) {
+  const sessions: AiSession[] = [];
+  const upstream = await startScriptedUpstream((ws) => {
+    const s: AiSession = { ws, received: [], closed: false };
+    ws.on('close', () => (s.closed = true));
+    ws.on('message', (data) => {
+      const event = JSON.parse(String(data)) as { type: string };
+      s.received.push(event);
+      if (event.type !== 'session.update') return;
+      const later = sessions.length > 0;
+      setTimeout(
+        () => {
+          ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+          sessions.push(s);
+        },
+        later ? delayLaterSessionsMs : 0,
+      );
+    });
+  });
+  const bridge = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl, AI_REPLY_TIMEOUT_MS: '1000', AUDIO_MODE: 'pcmu', ...env });
+  const sid = newCallSid();
+  const opened = await openStream(bridge.url, (await postWebhook(bridge.url, webhookFields(sid))).streamUrl!);
+  assert.ok('ws' in opened, 'upgrade accepted');
+  const twilio = opened.ws;
+  let twilioClosed = false;
+  twilio.on('close', () => (twilioClosed = true));
+  twilio.send(startMessage(sid));
+  await eventually(() => sessions.length === 1, 3000, 'the first AI session');
+  let seq = 0;
+  let byte = SILENCE;
+  const pump = setInterval(() => {
+    if (!twilioClosed) twilio.send(mediaMessage(seq++, Buffer.alloc(160, byte).toString('base64')));
+  }, 20);
+  const ai = (s: AiSession, event: Record<string, unknown>) => s.ws.send(JSON.stringify(event));
+  return {
+    sessions,
+    ai,
+    twilioClosed: () => twilioClosed,
+    /** The caller says one utterance of `byte` for `ms`; the server's VAD reports it and commits it. */
+    async turn(s: AiSession, value: number, itemId: string, ms = 400) {
+      byte = value;
+      ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: itemId });
+      await sleep(ms);
+      byte = SILENCE;
+      ai(s, { type: 'input_audio_buffer.speech_stopped', audio_end_ms: ms, item_id: itemId });
+      ai(s, { type: 'input_audio_buffer.committed', item_id: itemId });
+    },
+    async close() {
+      clearInterval(pump);
+      twilio.close();
+      await bridge.close();
+      await upstream.close();
+    },
+  };
+}
+
+/** The first byte of each append a session received: which utterance (or silence) it carried. */
+function appendedValues(s: AiSession): number[] {
+  return s.received.filter((e) => e.type === 'input_audio_buffer.append').map((e) => Buffer.from(String(e.audio), 'base64')[0]!);
+}
+
+const created = (id: string) => ({ type: 'response.created', response: { id, status: 'in_progress' } });
+const done = (id: string, status: string) => ({ type: 'response.done', response: { id, status, output: [] } });
+const toolCall = (responseId: string) => ({ type: 'response.function_call_arguments.done', response_id: responseId, item_id: 'item_f', output_index: 0, call_id: 'call_1', name: 'lookup_hours', arguments: '{}' });
+
+test('late events of a response the caller talked over are no sign of a reply: a caller still talking is not cut off', async () => {
+  const call = await scriptedCall();
+  try {
+    const [s] = call.sessions as [AiSession];
+    call.ai(s, created('r1'));
+    await sleep(50);
+    call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u1' });
+    call.ai(s, { type: 'response.output_audio_transcript.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: 'Sure' });
+    call.ai(s, toolCall('r1'));
+    call.ai(s, done('r1', 'cancelled'));
+    // The caller goes on talking for well over the timeout: nothing is owed until they stop.
+    await sleep(2500);
+    assert.equal(call.sessions.length, 1, 'the session was not replaced');
+    assert.equal(s.closed, false);
+    assert.equal(s.received.filter((e) => e.type === 'response.create').length, 0, 'no response asked for over the caller');
+  } finally {
+    await call.close();
+  }
+});
+
+test('a response that is created and never speaks leaves the question owed: the new session hears it again', async () => {
+  const call = await scriptedCall();
+  try {
+    const [s] = call.sessions as [AiSession];
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    await eventually(() => call.sessions.length === 2, 4000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent');
+    assert.equal(s.closed, true, 'the silent session was closed');
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0, 'no transcript: the audio goes, not a bare request');
+  } finally {
+    await call.close();
+  }
+});
+
+test('a caller who asks, then says "hello?" into a stuck session: the new session hears both, in order', async () => {
+  const call = await scriptedCall({ AI_REPLY_TIMEOUT_MS: '2000' });
+  try {
+    const [s] = call.sessions as [AiSession];
+    await call.turn(s, 0x11, 'u1');
+    await sleep(800);
+    await call.turn(s, 0x22, 'u2');
+    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => appendedValues(fresh).includes(0x22), 2000, 'the utterances resent');
+    const values = appendedValues(fresh);
+    const question = values.indexOf(0x11);
+    assert.ok(question >= 0, 'the question was resent, not only "hello?"');
+    assert.ok(question < values.indexOf(0x22), 'oldest first');
+  } finally {
+    await call.close();
+  }
+});
+
+test('a tool-calling response that stalls: the new session is asked for the answer, and is watched too (fallback when silent)', async () => {
+  const call = await scriptedCall();
+  try {
+    const [s] = call.sessions as [AiSession];
+    call.ai(s, created('r1'));
+    call.ai(s, toolCall('r1'));
+    // No response.done: the response is stuck.
+    await eventually(() => call.sessions.length === 2, 4000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => fresh.received.some((e) => e.type === 'response.create'), 2000, 'the owed answer asked for');
+    // The fresh session stays silent as well: the second miss in a row goes to the fallback.
+    await eventually(() => call.twilioClosed(), 5000, 'the call handed to the fallback');
+    assert.equal(call.sessions.length, 2, 'no third session');
+  } finally {
+    await call.close();
+  }
+});
+
+test('a tool call in a response the caller barged into asks for no response: the caller\'s turn gets the reply', async () => {
+  const call = await scriptedCall();
+  try {
+    const [s] = call.sessions as [AiSession];
+    call.ai(s, created('r1'));
+    await sleep(50);
+    call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u1' });
+    call.ai(s, toolCall('r1'));
+    call.ai(s, done('r1', 'cancelled'));
+    await eventually(() => s.received.some((e) => e.type === 'conversation.item.create'), 2000, 'the tool output');
+    await sleep(300);
+    assert.equal(s.received.filter((e) => e.type === 'response.create').length, 0);
+  } finally {
+    await call.close();
+  }
+});
+
+test('session_expired while a reply is owed: the rollover that becomes the reconnect gets the unanswered question', async () => {
+  // Later sessions confirm their configuration after 300 ms, so the old one is gone before the new one serves.
+  const call = await scriptedCall({}, 300);
+  try {
+    const [s] = call.sessions as [AiSession];
+    await call.turn(s, 0x11, 'u1');
+    await sleep(50);
+    call.ai(s, { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } });
+    await sleep(20);
+    s.ws.close(1001, 'session_expired');
+    await eventually(() => call.sessions.length === 2, 4000, 'the new session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
+    await sleep(500);
+    assert.equal(call.sessions.length, 2, 'recovered without another miss');
+  } finally {
+    await call.close();
+  }
+});
