@@ -183,6 +183,34 @@ test('a short upstream backpressure blip delays caller audio but never mutes the
   );
 });
 
+test('unanswered turns resent to a new session survive the waiting bound: newer audio is dropped first', async () => {
+  const { CallerAudioPath } = await import('../src/call/caller-audio.js');
+  const delivered: string[] = [];
+  let accepting = true;
+  // A 1 s bound on audio waiting for the upstream.
+  const path = new CallerAudioPath('pcmu', (event) => (accepting ? (delivered.push(event), true) : false), 1000);
+  const frame = (value: number) => Buffer.alloc(160, value).toString('base64');
+  let t = 0;
+  const push = (value: number, frames: number) => {
+    for (let i = 0; i < frames; i++, t += 20) path.push(t, frame(value), t);
+  };
+  // The question (0x11, 1.2 s) is committed; no reply comes and the session is replaced.
+  path.speechStarted();
+  push(0x11, 60);
+  path.committed();
+  accepting = false;
+  path.resendUncommitted(true);
+  // The new session is slow to drain while 2 s more of the caller's line arrives: over the 1 s bound.
+  push(0x22, 100);
+  accepting = true;
+  delivered.length = 0;
+  path.flush();
+  const values = delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]);
+  assert.equal(values.filter((v) => v === 0x11).length, 60, 'the whole question reaches the new session');
+  assert.equal(values.indexOf(0x11), 0, 'first');
+  assert.ok(path.stats.droppedWhileWaitingMs > 0, 'newer audio was dropped for the bound, and counted');
+});
+
 test('the μ-law ring keeps the newest bytes in order, grows on demand, and trims to a tail', async () => {
   const { MulawRing } = await import('../src/call/mulaw-ring.js');
   const ring = new MulawRing(4, 8);

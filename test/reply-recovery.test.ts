@@ -121,6 +121,23 @@ test('a response that is created and never speaks leaves the question owed: the 
   }
 });
 
+test('a reply that goes silent after the caller heard part of it: the new session is asked to finish it', async () => {
+  const call = await scriptedCall();
+  try {
+    const [s] = call.sessions as [AiSession];
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, { type: 'response.output_audio.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: Buffer.alloc(1600, 0x55).toString('base64') });
+    // Then nothing, and no response.done.
+    await eventually(() => call.sessions.length === 2, 4000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => fresh.received.some((e) => e.type === 'response.create'), 2000, 'the rest of the answer asked for');
+    assert.equal(appendedValues(fresh).includes(0x11), false, 'the question was answered in part: not resent');
+  } finally {
+    await call.close();
+  }
+});
+
 test('a caller who asks, then says "hello?" into a stuck session: the new session hears both, in order', async () => {
   const call = await scriptedCall({ AI_REPLY_TIMEOUT_MS: '2000' });
   try {

@@ -186,6 +186,8 @@ export class CallSession {
   #resendUnanswered = false;
   // Set when a new session was asked for the reply the caller is owed: that reply is then watched on it.
   #askedNewSession = false;
+  // Set when the answer clock gave up on a reply the caller had begun to hear: the new session finishes it.
+  #finishCutReply = false;
   // A tool's output is answered by a response requested once the response that called the tool is done:
   // the service refuses a second response while one is active.
   #respondAfterDone = false;
@@ -412,6 +414,8 @@ export class CallSession {
     }
     // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
     for (const event of this.#conversation.replayEvents()) send(event);
+    const finishCutReply = this.#finishCutReply;
+    this.#finishCutReply = false;
     // Once end_call is requested the goodbye has been said: nothing more is owed.
     if (this.#hangupRequested) return true;
     // A tool result the dropped session never answered would leave the caller waiting in silence.
@@ -423,6 +427,9 @@ export class CallSession {
       // without them, the new session hears the utterances again and its VAD takes the turn as usual.
       if (this.#conversation.unansweredTranscribed) send(createResponse());
       else this.#resendUnanswered = true;
+      this.#askedNewSession = true;
+    } else if (finishCutReply) {
+      send(createResponse());
       this.#askedNewSession = true;
     }
     return true;
@@ -543,6 +550,9 @@ export class CallSession {
     this.#telemetry.replyTimedOut(this.#replies.timeoutMs);
     const seconds = Math.round(this.#replies.timeoutMs / 100) / 10;
     if (this.#replies.missed() >= MAX_REPLY_MISSES) return this.handOff(`the AI did not reply within ${seconds} s, twice in a row`);
+    // A reply that went silent after the caller heard part of it is no ordinary drop: the caller is waiting for
+    // the rest, so the new session is asked to answer (the replay holds what was heard).
+    this.#finishCutReply = !this.#replies.owed;
     // The new session gets the conversation and the unanswered turn (see #onSessionReady).
     this.#link.replace(`the AI did not reply within ${seconds} s`);
   }
@@ -606,13 +616,15 @@ export class CallSession {
         this.#telemetry.responseCreated();
         return;
       case 'response.done': {
+        // The server may report "completed" for a response the bridge cancelled (it finished before the cancel
+        // arrived): to the call it is cancelled all the same.
+        const cancelled = this.#cancelled.delete(event.responseId) || event.status === 'cancelled';
         // A late done of a cancelled response settles nothing while another runs.
-        if (this.#activeResponseId === event.responseId || this.#activeResponseId === undefined) {
+        if (this.#activeResponseId === event.responseId || (this.#activeResponseId === undefined && !cancelled)) {
           this.#activeResponseId = undefined;
           this.#replies.answered(event.status === 'completed', this.#now());
           if (event.status === 'completed') this.#caller.replyHeard();
         }
-        this.#cancelled.delete(event.responseId);
         const itemId = this.#audioItemOf.get(event.responseId);
         this.#audioItemOf.delete(event.responseId);
         if (itemId !== undefined) this.#assistant?.endItem(itemId);
@@ -620,8 +632,9 @@ export class CallSession {
         this.#telemetry.responseDone({ id: event.responseId, status: event.status, ...event.usage });
         if (this.#respondAfterDone) {
           this.#respondAfterDone = false;
-          // Not over the caller, nor for a response the caller cut short: their turn's reply will see the output.
-          if (event.status !== 'cancelled' && !this.#callerSpeaking) {
+          // Not over the caller, not for a response the caller cut short (their turn's reply will see the output),
+          // and not while another response runs (the service would refuse it).
+          if (!cancelled && !this.#callerSpeaking && this.#activeResponseId === undefined) {
             this.#link.send(createResponse());
             this.#replies.owe(this.#now());
           }

@@ -42,7 +42,8 @@ export class CallerAudioPath {
   readonly #transcoder: InboundTranscoder | undefined;
   // Reused for every decode: Buffer.write decodes base64 in place without allocating.
   #decodeBuffer = Buffer.alloc(4096);
-  readonly #waiting: { event: string; ms: number; mulaw: Uint8Array | string }[] = [];
+  // `resent`: audio a replaced session had and its successor must hear; never trimmed for newer audio.
+  readonly #waiting: { event: string; ms: number; mulaw: Uint8Array | string; resent?: boolean }[] = [];
   #waitingMs = 0;
   // Audio the current session has received since its last commit. A new session never had it, so after a
   // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
@@ -147,10 +148,10 @@ export class CallerAudioPath {
     this.#uncommitted.clear();
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
     const transcoder = this.mode === 'pcm24k' ? createInboundTranscoder() : undefined;
-    const replay: { event: string; ms: number; mulaw: Uint8Array }[] = [];
+    const replay: { event: string; ms: number; mulaw: Uint8Array; resent: true }[] = [];
     for (let at = 0; at < audio.length; at += FRAME_BYTES) {
       const mulaw = audio.subarray(at, Math.min(audio.length, at + FRAME_BYTES));
-      replay.push({ event: appendAudio(base64Of(transcoder === undefined ? mulaw : transcoder.transcode(mulaw))), ms: mulaw.length / 8, mulaw });
+      replay.push({ event: appendAudio(base64Of(transcoder === undefined ? mulaw : transcoder.transcode(mulaw))), ms: mulaw.length / 8, mulaw, resent: true });
     }
     // Ahead of anything that waited: it is older.
     this.#waiting.unshift(...replay);
@@ -221,8 +222,11 @@ export class CallerAudioPath {
     }
     this.#waiting.push({ event, ms, mulaw: typeof mulaw === 'string' ? mulaw : Buffer.from(mulaw) });
     this.#waitingMs += ms;
-    while (this.#waitingMs > this.maxWaitingMs && this.#waiting.length > 0) {
-      const dropped = this.#waiting.shift()!;
+    while (this.#waitingMs > this.maxWaitingMs) {
+      // The oldest audio goes first, except what a replaced session had: the caller's unanswered words.
+      const at = this.#waiting[0]?.resent === true ? this.#waiting.findIndex((w) => w.resent !== true) : 0;
+      if (at < 0 || at >= this.#waiting.length) break;
+      const dropped = this.#waiting.splice(at, 1)[0]!;
       this.#waitingMs -= dropped.ms;
       this.stats.droppedWhileWaitingMs += dropped.ms;
       this.telemetry.framesDropped('upstream_down', 1);

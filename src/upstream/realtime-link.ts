@@ -174,8 +174,14 @@ export class RealtimeLink {
           }
           ready = true;
           report({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
-          // A rollover that finds the current session already lost (session_expired, then the close; or a
-          // replace() meanwhile) is the reconnect now: the call must treat it as one (resend what was in flight).
+          // A rollover that finds the current session closing (session_expired, then its close frame, before
+          // the socket's close event) has lost it already: report the loss now, as the close event would.
+          if (kind === 'rollover' && this.#current !== undefined && !this.#current.isOpen) {
+            this.#current = undefined;
+            this.handlers.onOutage('AI session closed during a rollover');
+          }
+          // A rollover that finds the current session lost (or a replace() meanwhile) is the reconnect now:
+          // the call must treat it as one (resend what was in flight).
           const becomes: SessionKind = kind === 'rollover' && this.#current === undefined ? 'reconnect' : kind;
           if (this.handlers.onSessionReady(becomes, (event) => void opened.send(event)) === false) {
             opened.close(1000, 'rollover postponed');
