@@ -76,6 +76,21 @@ async function scriptedCall(env: Record<string, string> = {}, delayLaterSessions
   };
 }
 
+type ScriptedCall = Awaited<ReturnType<typeof scriptedCall>>;
+
+/** Runs `body` on a scripted call (its first AI session as `s`) and always tears the call down. */
+async function withScriptedCall(
+  opts: { env?: Record<string, string>; delayLaterSessionsMs?: number },
+  body: (call: ScriptedCall, s: AiSession) => Promise<void>,
+): Promise<void> {
+  const call = await scriptedCall(opts.env, opts.delayLaterSessionsMs);
+  try {
+    await body(call, call.sessions[0]!);
+  } finally {
+    await call.close();
+  }
+}
+
 /** The first byte of each append a session received: which utterance (or silence) it carried. */
 function appendedValues(s: AiSession): number[] {
   return s.received.filter((e) => e.type === 'input_audio_buffer.append').map((e) => Buffer.from(String(e.audio), 'base64')[0]!);
@@ -86,9 +101,7 @@ const done = (id: string, status: string) => ({ type: 'response.done', response:
 const toolCall = (responseId: string) => ({ type: 'response.function_call_arguments.done', response_id: responseId, item_id: 'item_f', output_index: 0, call_id: 'call_1', name: 'lookup_hours', arguments: '{}' });
 
 test('late events of a response the caller talked over are no sign of a reply: a caller still talking is not cut off', async () => {
-  const call = await scriptedCall();
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({}, async (call, s) => {
     call.ai(s, created('r1'));
     await sleep(50);
     call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u1' });
@@ -100,15 +113,11 @@ test('late events of a response the caller talked over are no sign of a reply: a
     assert.equal(call.sessions.length, 1, 'the session was not replaced');
     assert.equal(s.closed, false);
     assert.equal(s.received.filter((e) => e.type === 'response.create').length, 0, 'no response asked for over the caller');
-  } finally {
-    await call.close();
-  }
+  });
 });
 
 test('a response that is created and never speaks leaves the question owed: the new session hears it again', async () => {
-  const call = await scriptedCall();
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({}, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     call.ai(s, created('r1'));
     await eventually(() => call.sessions.length === 2, 4000, 'a replacement session');
@@ -116,15 +125,11 @@ test('a response that is created and never speaks leaves the question owed: the 
     await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent');
     assert.equal(s.closed, true, 'the silent session was closed');
     assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0, 'no transcript: the audio goes, not a bare request');
-  } finally {
-    await call.close();
-  }
+  });
 });
 
 test('a reply that goes silent after the caller heard part of it: the new session is asked to finish it', async () => {
-  const call = await scriptedCall();
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({}, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     call.ai(s, created('r1'));
     call.ai(s, { type: 'response.output_audio.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: Buffer.alloc(1600, 0x55).toString('base64') });
@@ -133,15 +138,11 @@ test('a reply that goes silent after the caller heard part of it: the new sessio
     const fresh = call.sessions[1]!;
     await eventually(() => fresh.received.some((e) => e.type === 'response.create'), 2000, 'the rest of the answer asked for');
     assert.equal(appendedValues(fresh).includes(0x11), false, 'the question was answered in part: not resent');
-  } finally {
-    await call.close();
-  }
+  });
 });
 
 test('a caller who asks, then says "hello?" into a stuck session: the new session hears both, in order', async () => {
-  const call = await scriptedCall({ AI_REPLY_TIMEOUT_MS: '2000' });
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     await sleep(800);
     await call.turn(s, 0x22, 'u2');
@@ -152,15 +153,11 @@ test('a caller who asks, then says "hello?" into a stuck session: the new sessio
     const question = values.indexOf(0x11);
     assert.ok(question >= 0, 'the question was resent, not only "hello?"');
     assert.ok(question < values.indexOf(0x22), 'oldest first');
-  } finally {
-    await call.close();
-  }
+  });
 });
 
 test('a tool-calling response that stalls: the new session is asked for the answer, and is watched too (fallback when silent)', async () => {
-  const call = await scriptedCall();
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({}, async (call, s) => {
     call.ai(s, created('r1'));
     call.ai(s, toolCall('r1'));
     // No response.done: the response is stuck.
@@ -170,15 +167,11 @@ test('a tool-calling response that stalls: the new session is asked for the answ
     // The fresh session stays silent as well: the second miss in a row goes to the fallback.
     await eventually(() => call.twilioClosed(), 5000, 'the call handed to the fallback');
     assert.equal(call.sessions.length, 2, 'no third session');
-  } finally {
-    await call.close();
-  }
+  });
 });
 
 test('a tool call in a response the caller barged into asks for no response: the caller\'s turn gets the reply', async () => {
-  const call = await scriptedCall();
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({}, async (call, s) => {
     call.ai(s, created('r1'));
     await sleep(50);
     call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u1' });
@@ -187,16 +180,12 @@ test('a tool call in a response the caller barged into asks for no response: the
     await eventually(() => s.received.some((e) => e.type === 'conversation.item.create'), 2000, 'the tool output');
     await sleep(300);
     assert.equal(s.received.filter((e) => e.type === 'response.create').length, 0);
-  } finally {
-    await call.close();
-  }
+  });
 });
 
 test('session_expired while a reply is owed: the rollover that becomes the reconnect gets the unanswered question', async () => {
   // Later sessions confirm their configuration after 300 ms, so the old one is gone before the new one serves.
-  const call = await scriptedCall({}, 300);
-  try {
-    const [s] = call.sessions as [AiSession];
+  await withScriptedCall({ delayLaterSessionsMs: 300 }, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     await sleep(50);
     call.ai(s, { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } });
@@ -207,7 +196,5 @@ test('session_expired while a reply is owed: the rollover that becomes the recon
     await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
     await sleep(500);
     assert.equal(call.sessions.length, 2, 'recovered without another miss');
-  } finally {
-    await call.close();
-  }
+  });
 });

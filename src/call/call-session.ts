@@ -182,10 +182,10 @@ export class CallSession {
   #rollovers = 0;
   readonly #replies: ReplyWatch;
   #replyTimeouts = 0;
-  // Set when a replacement session must hear the unanswered utterances again (their transcripts never came).
-  #resendUnanswered = false;
-  // Set when a new session was asked for the reply the caller is owed: that reply is then watched on it.
-  #askedNewSession = false;
+  // What a new session was given of the reply the caller is owed (set when it is ready, used when it serves):
+  // a response.create, or the unanswered utterances again (their transcripts never came). Either way that
+  // reply is then watched on it.
+  #handedOver: 'nothing' | 'request' | 'utterances' = 'nothing';
   // Set when the answer clock gave up on a reply the caller had begun to hear: the new session finishes it.
   #finishCutReply = false;
   // A tool's output is answered by a response requested once the response that called the tool is done:
@@ -418,20 +418,13 @@ export class CallSession {
     this.#finishCutReply = false;
     // Once end_call is requested the goodbye has been said: nothing more is owed.
     if (this.#hangupRequested) return true;
-    // A tool result the dropped session never answered would leave the caller waiting in silence.
-    if (this.#conversation.owesResponse) {
-      send(createResponse());
-      this.#askedNewSession = true;
-    } else if (this.#replies.owed) {
-      // The caller's last turns were never answered. With their transcripts in the replay, ask for the answer;
-      // without them, the new session hears the utterances again and its VAD takes the turn as usual.
-      if (this.#conversation.unansweredTranscribed) send(createResponse());
-      else this.#resendUnanswered = true;
-      this.#askedNewSession = true;
-    } else if (finishCutReply) {
-      send(createResponse());
-      this.#askedNewSession = true;
-    }
+    // What the caller is still owed goes to the new session, which is then watched for it:
+    // - a tool result the dropped session never answered, or a reply the answer clock cut off: ask for it;
+    // - the caller's unanswered turns: ask for the answer if their transcripts are in the replay; if not, the
+    //   new session hears the utterances again and its VAD takes the turn as usual.
+    if (this.#conversation.owesResponse || finishCutReply) this.#handedOver = 'request';
+    else if (this.#replies.owed) this.#handedOver = this.#conversation.unansweredTranscribed ? 'request' : 'utterances';
+    if (this.#handedOver === 'request') send(createResponse());
     return true;
   }
 
@@ -453,11 +446,10 @@ export class CallSession {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
     // After a drop the new session has none of the utterance in progress: give it that first.
-    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#resendUnanswered);
+    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#handedOver === 'utterances');
     else this.#caller.startFresh();
-    this.#resendUnanswered = false;
-    this.#replies.sessionChanged(this.#now(), this.#askedNewSession);
-    this.#askedNewSession = false;
+    this.#replies.sessionChanged(this.#now(), this.#handedOver !== 'nothing');
+    this.#handedOver = 'nothing';
     this.#caller.flush();
   }
 
