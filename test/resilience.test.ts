@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { readWav } from '../src/audio/wav.js';
 import { SimulatedCall, type CallReport, type CallStep } from '../src/devtools/call-simulator/index.js';
 import { startRealtimePeer, type PeerSession, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
@@ -334,6 +335,31 @@ test('a drop mid-response with a partial last frame still lets comfort audio pla
   } finally {
     peer.off('responseAudio', cutter);
     peer.faults.clear();
+  }
+});
+
+test('events a server writes together with its session.updated reach the call: a session_expired there rolls over', async () => {
+  // The confirmation and the next event go out in one write, so the bridge reads them in one chunk.
+  const upstream = await startScriptedUpstream((ws) =>
+    ws.on('message', (data) => {
+      if ((JSON.parse(String(data)) as { type: string }).type !== 'session.update') return;
+      const tcp = (ws as unknown as { _socket: Socket })._socket;
+      tcp.cork();
+      ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+      if (upstream.accepted() === 1) ws.send(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration.' } }));
+      process.nextTick(() => tcp.uncork());
+    }),
+  );
+  const b = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl }, { onCallEnded: (s) => summaries.push(s) });
+  try {
+    const { done } = placeCall([{ silenceMs: 1500 }, { hangup: true }], b.url);
+    const report = await done;
+    assert.equal(upstream.accepted(), 2, 'the session_expired read with the confirmation was acted on');
+    await eventually(() => summaries.some((s) => s.callSid === report.callSid));
+    assert.equal(summaryOf(report).rollovers, 1);
+  } finally {
+    await b.close();
+    await upstream.close();
   }
 });
 

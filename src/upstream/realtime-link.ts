@@ -59,6 +59,9 @@ export interface LinkOptions {
   readonly rolloverAfterMs: number;
 }
 
+/** Events of a session read with its confirmation that are held for the call; more is a server misbehaving. */
+const MAX_EARLY_EVENTS = 64;
+
 /** A session that has stayed up this long counts as a success for the backoff schedule. */
 export const STABLE_SESSION_MS = 5000;
 
@@ -144,12 +147,17 @@ export class RealtimeLink {
     let connection: RealtimeConnection | undefined;
     let ready = false;
     let earlyClose: { code: number; reason: string } | undefined;
+    // Events the server sent right after confirming the session (read with the confirmation, before the session
+    // is handed over): they are the call's, delivered once the session is current. Bounded: nothing else is
+    // read meanwhile.
+    let early: ServerEvent[] | undefined = [];
     const isCurrent = () => connection !== undefined && connection === this.#current;
     this.options
       .connect(
         {
         onEvent: (event) => {
           if (isCurrent()) this.#onEvent(event, connection!);
+          else if (early !== undefined && early.length < MAX_EARLY_EVENTS) early.push(event);
         },
         onMalformed: (detail) => {
           // Counted from every session of the call, the one still setting up included: all of it is the AI server's.
@@ -165,6 +173,8 @@ export class RealtimeLink {
       .then(
         (opened) => {
           connection = opened;
+          const held = early ?? [];
+          early = undefined;
           if (this.#closed) return opened.close(1000, 'call ended');
           this.#connecting = false;
           if (earlyClose !== undefined || !opened.isOpen) {
@@ -199,8 +209,10 @@ export class RealtimeLink {
           // Make before break: the old session is closed only once the new one serves.
           old?.close(1000, 'rollover');
           this.handlers.onSessionActive(becomes);
+          for (const event of held) if (isCurrent()) this.#onEvent(event, opened);
         },
         (err: unknown) => {
+          early = undefined;
           this.#connecting = false;
           if (this.#closed) return;
           const f = err instanceof RealtimeConnectError ? err.failure : undefined;
