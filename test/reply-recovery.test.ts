@@ -98,6 +98,9 @@ function appendedValues(s: AiSession): number[] {
 
 const created = (id: string) => ({ type: 'response.created', response: { id, status: 'in_progress' } });
 const done = (id: string, status: string) => ({ type: 'response.done', response: { id, status, output: [] } });
+const audio = (responseId: string) => ({ type: 'response.output_audio.delta', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0, delta: Buffer.alloc(1600, 0x55).toString('base64') });
+const audioDone = (responseId: string) => ({ type: 'response.output_audio.done', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0 });
+
 const toolCall = (responseId: string) => ({ type: 'response.function_call_arguments.done', response_id: responseId, item_id: 'item_f', output_index: 0, call_id: 'call_1', name: 'lookup_hours', arguments: '{}' });
 
 test('late events of a response the caller talked over are no sign of a reply: a caller still talking is not cut off', async () => {
@@ -132,12 +135,75 @@ test('a reply that goes silent after the caller heard part of it: the new sessio
   await withScriptedCall({}, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     call.ai(s, created('r1'));
-    call.ai(s, { type: 'response.output_audio.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: Buffer.alloc(1600, 0x55).toString('base64') });
+    call.ai(s, audio('r1'));
     // Then nothing, and no response.done.
     await eventually(() => call.sessions.length === 2, 4000, 'a replacement session');
     const fresh = call.sessions[1]!;
     await eventually(() => fresh.received.some((e) => e.type === 'response.create'), 2000, 'the rest of the answer asked for');
     assert.equal(appendedValues(fresh).includes(0x11), false, 'the question was answered in part: not resent');
+  });
+});
+
+test('a reply whose audio all came and whose response never ends: the new session is not asked to say it again', async () => {
+  await withScriptedCall({}, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, audio('r1'));
+    call.ai(s, audioDone('r1'));
+    // No response.done: the service is stuck, so the session goes, but the caller heard the whole reply.
+    await eventually(() => call.sessions.length === 2, 4000, 'a replacement session');
+    await sleep(300);
+    assert.equal(call.sessions[1]!.received.filter((e) => e.type === 'response.create').length, 0);
+  });
+});
+
+test('a drop while the caller hears a reply whose audio is still coming: the new session is asked to finish it, once', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, { type: 'response.output_audio_transcript.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: 'We open at' });
+    call.ai(s, audio('r1'));
+    await sleep(50);
+    s.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    const fresh = call.sessions[1]!;
+    await eventually(() => fresh.received.some((e) => e.type === 'response.create'), 2000, 'the rest of the reply asked for');
+    const replayed = fresh.received.filter((e) => e.type === 'conversation.item.create').map((e) => JSON.stringify(e));
+    assert.ok(replayed.some((e) => e.includes('We open at')), 'the new session sees what the caller heard of it');
+    const types = fresh.received.map((e) => e.type);
+    assert.ok(types.indexOf('response.create') > types.lastIndexOf('conversation.item.create'), 'asked after the replay');
+    await sleep(300);
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 1);
+    assert.equal(appendedValues(fresh).includes(0x11), false, 'the question was answered in part: not resent');
+  });
+});
+
+test('a drop after all of a reply\'s audio came, before its response ended: nothing is asked again', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, audio('r1'));
+    call.ai(s, audioDone('r1'));
+    await sleep(50);
+    s.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    await sleep(300);
+    assert.equal(call.sessions[1]!.received.filter((e) => e.type === 'response.create').length, 0);
+  });
+});
+
+test('a drop while the caller talks over a reply: their turn, not the rest of the reply, goes to the new session', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, audio('r1'));
+    await sleep(50);
+    call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u2' });
+    await sleep(50);
+    s.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    await sleep(300);
+    assert.equal(call.sessions[1]!.received.filter((e) => e.type === 'response.create').length, 0);
   });
 });
 

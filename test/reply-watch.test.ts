@@ -120,3 +120,30 @@ test('a timeout of 0 turns the watch off', () => {
   w.owe(0);
   assert.equal(w.overdue(1e9), false);
 });
+
+test('a reply is cut short while it has reached the caller and its audio is still coming', () => {
+  const w = new ReplyWatch(1000);
+  w.owe(0);
+  w.began(10);
+  assert.equal(w.cutShort, false, 'nothing reached the caller yet: the reply is owed, not cut');
+  w.progress(20, true);
+  assert.equal(w.cutShort, true);
+  w.progress(30, false);
+  assert.equal(w.cutShort, true, 'words alone are not the end of the audio');
+  w.spoken();
+  assert.equal(w.cutShort, false, 'all its audio arrived: losing the session now cuts nothing');
+  w.progress(40, true);
+  assert.equal(w.cutShort, true, 'a second audio item of the same response');
+  w.answered(true, 50);
+  assert.equal(w.cutShort, false);
+  w.began(60);
+  w.progress(70, true);
+  w.callerSpeaking(80);
+  assert.equal(w.cutShort, false, 'talked over: the caller ended it');
+  w.began(90);
+  w.progress(100, true);
+  w.sessionChanged(110, false);
+  assert.equal(w.cutShort, false);
+  w.spoken();
+  assert.equal(w.cutShort, false, 'spoken outside a reply means nothing');
+});

@@ -83,16 +83,27 @@ const callerSpeaksTwice: CallStep[] = [
   { hangup: true },
 ];
 
-test('drop during an assistant response: reconnect at once, replay as text, never play it twice', async () => {
+test('drop during an assistant response: reconnect at once, replay as text, the rest asked for, nothing played twice', async () => {
   const first = peer.sessions.length;
   const tokensBefore = peer.tokenRequests.length;
   // Cut the socket 800 ms into the first answer, when part of its transcript has arrived.
   let hit: PeerSession | undefined;
+  let heardBeforeDropMs = 0;
   const cutter = (session: PeerSession, info: { sentMs: number }) => {
-    if (hit === undefined && session.index >= first && info.sentMs >= 800) hit = peer.faults.drop(session);
+    if (hit === undefined && session.index >= first && info.sentMs >= 800) {
+      heardBeforeDropMs = info.sentMs;
+      hit = peer.faults.drop(session);
+    }
   };
   peer.on('responseAudio', cutter);
-  const report = await run(callerSpeaksTwice);
+  // The caller waits through the gap the drop leaves for the rest of the answer, then speaks again.
+  const report = await run([
+    { say: QUESTION },
+    { waitFor: 'assistantDone', idleMs: 1500 },
+    { say: INTERRUPT },
+    { waitFor: 'assistantDone', idleMs: 300 },
+    { hangup: true },
+  ]);
   peer.off('responseAudio', cutter);
   assert.ok(hit, 'the fault fired');
   await eventually(() => summaries.some((s) => s.callSid === report.callSid));
@@ -116,11 +127,16 @@ test('drop during an assistant response: reconnect at once, replay as text, neve
   const assistant = replayed.find((i) => (i as { role?: string }).role === 'assistant') as unknown as { content: { type: string; text: string }[] };
   assert.equal(assistant.content[0]!.type, 'output_text');
   assert.ok(assistant.content[0]!.text.length > 0);
-  // The interrupted response was not generated again: the new session only answered the caller's next words.
-  assert.equal(second.receivedOfType('response.create').length, 0);
-  assert.equal(second.sentOfType('response.created').length, 1);
+  // The caller was left mid-sentence: the new session was asked, once and after the replay, to finish the reply;
+  // then it answered the caller's next words.
+  assert.equal(second.receivedOfType('response.create').length, 1);
+  assert.ok(types.indexOf('response.create') > types.lastIndexOf('conversation.item.create'));
+  assert.equal(second.sentOfType('response.created').length, 2);
   assert.equal(report.latenciesMs.length, 2, 'the caller heard an answer to both utterances');
-  assert.ok(report.audioReceivedMs <= 2 * (REPLY.length / 24) + 20, 'no audio played twice');
+  // What arrived before the drop played once: the caller heard it, the finished reply and the second answer.
+  const replyMs = REPLY.length / 24;
+  assert.ok(report.audioReceivedMs >= heardBeforeDropMs + 2 * replyMs - 100, `heard ${report.audioReceivedMs} ms`);
+  assert.ok(report.audioReceivedMs <= heardBeforeDropMs + 2 * replyMs + 20, `no audio played twice: heard ${report.audioReceivedMs} ms`);
   assert.deepEqual(report.violations, []);
   assert.equal(summaryOf(report).reconnects, 1);
 });

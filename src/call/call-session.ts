@@ -186,7 +186,8 @@ export class CallSession {
   // a response.create, or the unanswered utterances again (their transcripts never came). Either way that
   // reply is then watched on it.
   #handedOver: 'nothing' | 'request' | 'utterances' = 'nothing';
-  // Set when the answer clock gave up on a reply the caller had begun to hear: the new session finishes it.
+  // Set when a session was lost (dropped, or given up by the answer clock) while the caller was mid-reply, with
+  // part of its audio still to come: the new session is asked to finish it, so the caller is not left waiting.
   #finishCutReply = false;
   // A tool's output is answered by a response requested once the response that called the tool is done:
   // the service refuses a second response while one is active.
@@ -460,7 +461,9 @@ export class CallSession {
       this.#log.warn({ reason }, 'AI session lost; reconnecting');
       this.#telemetry.upstreamLost(reason);
     }
-    // The response that was speaking is over: whatever was received plays out, but it is never generated twice.
+    // The response that was speaking is over: whatever was received plays out. If its audio was still coming,
+    // the new session is asked to finish the reply (the replay holds its words so far).
+    if (this.#replies.cutShort) this.#finishCutReply = true;
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
       const itemId = this.#audioItemOf.get(this.#activeResponseId);
@@ -542,9 +545,9 @@ export class CallSession {
     this.#telemetry.replyTimedOut(this.#replies.timeoutMs);
     const seconds = Math.round(this.#replies.timeoutMs / 100) / 10;
     if (this.#replies.missed() >= MAX_REPLY_MISSES) return this.handOff(`the AI did not reply within ${seconds} s, twice in a row`);
-    // A reply that went silent after the caller heard part of it is no ordinary drop: the caller is waiting for
-    // the rest, so the new session is asked to answer (the replay holds what was heard).
-    this.#finishCutReply = !this.#replies.owed;
+    // A reply that went silent after the caller heard part of it: the caller is waiting for the rest, so the new
+    // session is asked to finish it (the replay holds what was heard). One whose audio all came is not repeated.
+    this.#finishCutReply = this.#replies.cutShort;
     // The new session gets the conversation and the unanswered turn (see #onSessionReady).
     this.#link.replace(`the AI did not reply within ${seconds} s`);
   }
@@ -580,6 +583,8 @@ export class CallSession {
         return;
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
+        // The caller's new turn replaces the rest of a cut reply.
+        this.#finishCutReply = false;
         this.#replies.callerSpeaking(this.#now());
         this.#caller.speechStarted();
         this.#conversation.userSpeech(event.itemId);
@@ -598,6 +603,9 @@ export class CallSession {
         if (this.#cancelled.has(event.responseId) || this.#conversation.wasInterrupted(event.itemId)) return;
         this.#conversation.assistantDelta(event.itemId, event.delta);
         this.#replies.progress(this.#now(), false);
+        return;
+      case 'response.output_audio.done':
+        if (event.responseId === this.#activeResponseId) this.#replies.spoken();
         return;
       case 'response.output_audio_transcript.done':
         this.#conversation.assistantDone(event.itemId, event.transcript);

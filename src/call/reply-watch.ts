@@ -20,6 +20,8 @@ export class ReplyWatch {
   #waitedMs = 0;
   /** The reply in progress has reached the caller or acted. */
   #delivered = false;
+  /** All the audio of the reply in progress has arrived (the server said so), whether or not it is done. */
+  #spoken = false;
   #misses = 0;
 
   /** `timeoutMs` 0 turns the watch off: nothing is ever overdue. */
@@ -28,6 +30,14 @@ export class ReplyWatch {
   /** The caller is owed a reply that has not reached them (it may be waiting for the caller to finish). */
   get owed(): boolean {
     return this.#state === 'owed' || this.#state === 'paused' || (this.#state === 'replying' && !this.#delivered);
+  }
+
+  /**
+   * The reply in progress has reached the caller but not all of its audio has arrived: if its session is lost
+   * now, the caller is left mid-sentence, waiting for the rest.
+   */
+  get cutShort(): boolean {
+    return this.#state === 'replying' && this.#delivered && !this.#spoken;
   }
 
   /** The caller's turn ended, or the bridge asked for a response. */
@@ -53,6 +63,7 @@ export class ReplyWatch {
     this.#state = 'replying';
     this.#since = now;
     this.#delivered = false;
+    this.#spoken = false;
   }
 
   /**
@@ -64,8 +75,15 @@ export class ReplyWatch {
     this.#since = now;
     if (delivered) {
       this.#delivered = true;
+      // More of the reply (another audio item, a tool call) after its audio was complete: not finished yet.
+      this.#spoken = false;
       this.#misses = 0;
     }
+  }
+
+  /** The server has sent all the audio of the reply in progress (its response may still be running). */
+  spoken(): void {
+    if (this.#state === 'replying') this.#spoken = true;
   }
 
   /**
@@ -84,15 +102,15 @@ export class ReplyWatch {
   }
 
   /**
-   * A new session took over. If the bridge asked it for the owed reply (or gave it the unanswered turn), that
-   * reply is owed by it from now; otherwise nothing is: a reply that had reached the caller died with the
-   * old session and is not asked for again (the caller heard it cut off, as after any drop).
+   * A new session took over. If the bridge asked it for the owed reply (or gave it the unanswered turn, or
+   * asked it to finish a reply cut short), that reply is owed by it from now; otherwise nothing is.
    */
   sessionChanged(now: number, asked: boolean): void {
     this.#state = asked ? 'owed' : 'idle';
     this.#since = now;
     this.#waitedMs = 0;
     this.#delivered = false;
+    this.#spoken = false;
   }
 
   /** True once the owed reply has waited, or the running one has been silent, longer than the timeout. */

@@ -26,6 +26,8 @@ export type ServerEvent =
       /** Base64 audio in the session's output format, shape not yet checked. */
       readonly delta: string;
     }
+  /** The item's audio is complete: all of it has been sent, whatever else the response still does. */
+  | { readonly type: 'response.output_audio.done'; readonly responseId: string; readonly itemId: string }
   | { readonly type: 'response.done'; readonly responseId: string; readonly status: string; readonly usage: ResponseUsage }
   | { readonly type: 'conversation.item.input_audio_transcription.completed'; readonly itemId: string; readonly transcript: string }
   | { readonly type: 'response.output_audio_transcript.delta'; readonly responseId: string; readonly itemId: string; readonly delta: string }
@@ -85,6 +87,11 @@ export function parseServerEvent(frame: Buffer | string): ServerEventParse {
       const delta = str(data, 'delta');
       if (responseId === undefined || itemId === undefined || delta === undefined) return bad(type);
       return ok({ type, responseId, itemId, delta });
+    }
+    case 'response.output_audio.done': {
+      const responseId = str(data, 'response_id');
+      const itemId = str(data, 'item_id');
+      return responseId !== undefined && itemId !== undefined ? ok({ type, responseId, itemId }) : bad(type);
     }
     case 'session.created':
     case 'session.updated':
