@@ -10,6 +10,7 @@ import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { CallTracer, extractTraceparent } from '../src/telemetry/tracing.js';
 import { BridgeMetrics, METRIC } from '../src/telemetry/metrics.js';
+import { OtelCallTelemetry } from '../src/telemetry/call-telemetry.js';
 
 class MemoryReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -399,5 +400,30 @@ test('turns: a barge-in after response.done is recorded when passed with the int
   assert.equal(ms(first, 'endTime'), T0 + 2600);
   assert.equal(second.attributes['bridge.turn.interrupted'], false);
   assert.equal(byName(h.exporter.getFinishedSpans(), 'turn.barge_in').length, 1);
+  h.metrics.close();
+});
+
+test('a call\'s upstream phases: a rollover that loses its old session fails and goes on as a reconnect; session_expired is traced as a rollover', async () => {
+  const h = harness();
+  const tracer = h.newTracer();
+  const root = tracer.startCall({ callSid: 'CA3' });
+  const stream = tracer.startStream({ carrier: root.carrier, callSid: 'CA3' });
+  const call = new OtelCallTelemetry(stream, h.metrics);
+  call.rolloverStarted('session_age');
+  call.upstreamLost('AI session closed (1006)');
+  call.sessionActive('reconnect');
+  call.rolloverStarted('session_expired');
+  call.sessionActive('rollover');
+  stream.end('completed');
+
+  const spans = h.exporter.getFinishedSpans();
+  const outcomes = (name: string) => byName(spans, name).map((s) => `${s.attributes['bridge.reason']}:${s.attributes['bridge.outcome']}`);
+  assert.deepEqual(outcomes('upstream.rollover'), ['session_age:failed', 'session_expired:ok']);
+  assert.equal(byName(spans, 'upstream.reconnect').length, 1);
+  assert.equal(byName(spans, 'upstream.reconnect')[0]!.attributes['bridge.outcome'], 'ok');
+  const m = await h.collect();
+  const points = (name: string) => (m.get(name) ?? []).map((p) => `${p.attributes['bridge.outcome']}=${p.value}`).sort();
+  assert.deepEqual(points(METRIC.upstreamRollovers), ['failed=1', 'ok=1']);
+  assert.deepEqual(points(METRIC.upstreamReconnects), ['ok=1']);
   h.metrics.close();
 });

@@ -534,7 +534,7 @@ export class CallSession {
       return;
     }
     if (atTurnBoundary && this.#link.rolloverDue && now >= this.#nextRolloverAt) {
-      this.#telemetry.rolloverStarted();
+      this.#telemetry.rolloverStarted('session_age');
       this.#link.rollover();
     }
   }
@@ -645,6 +645,8 @@ export class CallSession {
         if (!this.#cancelled.has(event.responseId)) this.#replies.progress(this.#now(), true);
         return this.#onToolCall(event.callId, event.name, event.arguments);
       case 'error':
+        // The link rolls over at once (realtime-link.ts); the phase is traced like a planned one.
+        if (event.code === 'session_expired') this.#telemetry.rolloverStarted('session_expired');
         if (HARMLESS_ERRORS.has(event.code)) this.#log.debug({ code: event.code }, 'AI server notice');
         else this.#log.warn({ code: event.code, errorType: event.errorType, detail: event.message }, 'AI server reported an error');
         return;

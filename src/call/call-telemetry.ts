@@ -18,7 +18,8 @@ export interface CallTelemetry {
   connectStarted(attempt: number, kind: SessionKind): AttemptObserver | undefined;
   /** The current session dropped: a reconnect phase starts. */
   upstreamLost(reason: string): void;
-  rolloverStarted(): void;
+  /** A session replacement begins: planned (its age) or forced by the service's session_expired. */
+  rolloverStarted(reason: 'session_age' | 'session_expired'): void;
   /** The AI owed the caller a reply and gave none within `timeoutMs`. */
   replyTimedOut(timeoutMs: number): void;
   /** A session became current (ends a reconnect or rollover phase). */

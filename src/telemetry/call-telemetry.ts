@@ -30,6 +30,7 @@ function upstreamOutcome(a: LinkAttempt): Exclude<UpstreamOutcome, 'ok'> {
 
 export class OtelCallTelemetry implements CallTelemetry {
   #phase: UpstreamPhase | undefined;
+  #phaseKind: 'reconnect' | 'rollover' | undefined;
 
   constructor(
     private readonly stream: StreamTrace,
@@ -59,20 +60,32 @@ export class OtelCallTelemetry implements CallTelemetry {
   }
 
   upstreamLost(reason: string): void {
-    if (this.#phase === undefined) this.#phase = this.stream.reconnect(reason);
+    // A rollover that loses the current session before switching has failed: it goes on as a reconnect.
+    if (this.#phaseKind === 'rollover') this.#endPhase('failed');
+    if (this.#phase === undefined) {
+      this.#phase = this.stream.reconnect(reason);
+      this.#phaseKind = 'reconnect';
+    }
   }
 
   replyTimedOut(timeoutMs: number): void {
     this.stream.replyTimedOut(timeoutMs);
   }
 
-  rolloverStarted(): void {
-    if (this.#phase === undefined) this.#phase = this.stream.rollover('session age');
+  rolloverStarted(reason: 'session_age' | 'session_expired'): void {
+    if (this.#phase !== undefined) return;
+    this.#phase = this.stream.rollover(reason);
+    this.#phaseKind = 'rollover';
   }
 
   sessionActive(_kind: SessionKind): void {
-    this.#phase?.end('ok');
+    this.#endPhase('ok');
+  }
+
+  #endPhase(outcome: 'ok' | 'failed' | 'gave_up'): void {
+    this.#phase?.end(outcome);
     this.#phase = undefined;
+    this.#phaseKind = undefined;
   }
 
   speechStarted(bargeInHeardMs?: number): void {
@@ -103,8 +116,7 @@ export class OtelCallTelemetry implements CallTelemetry {
   }
 
   fallback(reason: string): Operation {
-    this.#phase?.end('gave_up');
-    this.#phase = undefined;
+    this.#endPhase('gave_up');
     return this.stream.fallback(reason, 'twiml');
   }
 
