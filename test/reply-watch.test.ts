@@ -115,10 +115,13 @@ test('misses count in a row until a reply reaches the caller; a created response
   assert.equal(w.missed(), 1);
 });
 
-test('a timeout of 0 turns the watch off', () => {
+test('a timeout of 0 turns the watch off, and a failed response then settles the turn', () => {
   const w = new ReplyWatch(0);
   w.owe(0);
   assert.equal(w.overdue(1e9), false);
+  w.began(10);
+  w.answered(false, 20);
+  assert.equal(w.owed, false, 'nothing would collect it: it must not hold back rollover or a hang-up for good');
 });
 
 test('a reply is cut short while it has reached the caller and its audio is still coming', () => {

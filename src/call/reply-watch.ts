@@ -88,11 +88,13 @@ export class ReplyWatch {
 
   /**
    * The running response finished. One that completed is an answer even if silent (the model chose to say
-   * nothing); one that failed or was cut before reaching the caller leaves the reply owed, from now.
+   * nothing); one that failed or was cut before reaching the caller leaves the reply owed, from now. With the
+   * watch off nothing would ever collect that debt, and an owed reply holds back rollover and an agent's
+   * hang-up: the turn is settled instead.
    */
   answered(completed: boolean, now: number): void {
     if (this.#state !== 'replying') return;
-    if (completed || this.#delivered) {
+    if (completed || this.#delivered || this.timeoutMs === 0) {
       this.#state = 'idle';
       return;
     }
