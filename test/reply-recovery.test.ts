@@ -101,6 +101,7 @@ const done = (id: string, status: string) => ({ type: 'response.done', response:
 const audio = (responseId: string) => ({ type: 'response.output_audio.delta', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0, delta: Buffer.alloc(1600, 0x55).toString('base64') });
 const audioDone = (responseId: string) => ({ type: 'response.output_audio.done', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0 });
 
+const words = (responseId: string, text: string) => ({ type: 'response.output_audio_transcript.delta', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0, delta: text });
 const toolCall = (responseId: string) => ({ type: 'response.function_call_arguments.done', response_id: responseId, item_id: 'item_f', output_index: 0, call_id: 'call_1', name: 'lookup_hours', arguments: '{}' });
 
 test('late events of a response the caller talked over are no sign of a reply: a caller still talking is not cut off', async () => {
@@ -175,6 +176,48 @@ test('a drop while the caller hears a reply whose audio is still coming: the new
     await sleep(300);
     assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 1);
     assert.equal(appendedValues(fresh).includes(0x11), false, 'the question was answered in part: not resent');
+  });
+});
+
+test('the session asked to finish a cut reply drops before answering: the next session is asked again', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, words('r1', 'We open at'));
+    call.ai(s, audio('r1'));
+    await sleep(50);
+    s.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    const second = call.sessions[1]!;
+    await eventually(() => second.received.some((e) => e.type === 'response.create'), 2000, 'the rest asked for');
+    second.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 3, 4000, 'the second reconnect');
+    await eventually(() => call.sessions[2]!.received.some((e) => e.type === 'response.create'), 2000, 'asked again');
+    // Its answer reaches the caller: nothing is asked of a later session.
+    const third = call.sessions[2]!;
+    call.ai(third, created('r3'));
+    call.ai(third, audio('r3'));
+    call.ai(third, done('r3', 'completed'));
+    await sleep(100);
+    third.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 4, 4000, 'the third reconnect');
+    await sleep(300);
+    assert.equal(call.sessions[3]!.received.filter((e) => e.type === 'response.create').length, 0);
+  });
+});
+
+test('the session asked to finish a cut reply stays silent: its replacement is asked again, and a second miss goes to the fallback', async () => {
+  await withScriptedCall({}, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, words('r1', 'We open at'));
+    call.ai(s, audio('r1'));
+    await sleep(50);
+    s.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 3, 5000, 'the silent second session replaced');
+    await eventually(() => call.sessions[2]!.received.some((e) => e.type === 'response.create'), 2000, 'asked again');
+    await eventually(() => call.twilioClosed(), 5000, 'the call handed to the fallback');
+    assert.equal(call.sessions.length, 3);
   });
 });
 

@@ -186,9 +186,11 @@ export class CallSession {
   // a response.create, or the unanswered utterances again (their transcripts never came). Either way that
   // reply is then watched on it.
   #handedOver: 'nothing' | 'request' | 'utterances' = 'nothing';
-  // Set when a session was lost (dropped, or given up by the answer clock) while the caller was mid-reply, with
-  // part of its audio still to come: the new session is asked to finish it, so the caller is not left waiting.
-  #finishCutReply = false;
+  // The owed reply is asked of each new session with a response.create: a reply cut short (its session lost while
+  // the caller was mid-reply, with audio still to come: finishing it spares the caller waiting mid-sentence), or
+  // one already asked for. It stays asked until a reply reaches the caller or the caller speaks again, so a
+  // session that fails before answering passes the request on to the next.
+  #askForReply = false;
   // A tool's output is answered by a response requested once the response that called the tool is done:
   // the service refuses a second response while one is active.
   #respondAfterDone = false;
@@ -415,17 +417,18 @@ export class CallSession {
     }
     // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
     for (const event of this.#conversation.replayEvents()) send(event);
-    const finishCutReply = this.#finishCutReply;
-    this.#finishCutReply = false;
     // Once end_call is requested the goodbye has been said: nothing more is owed.
     if (this.#hangupRequested) return true;
     // What the caller is still owed goes to the new session, which is then watched for it:
-    // - a tool result the dropped session never answered, or a reply the answer clock cut off: ask for it;
+    // - a tool result the dropped session never answered, a reply cut short, or a reply already asked for: ask;
     // - the caller's unanswered turns: ask for the answer if their transcripts are in the replay; if not, the
     //   new session hears the utterances again and its VAD takes the turn as usual.
-    if (this.#conversation.owesResponse || finishCutReply) this.#handedOver = 'request';
+    if (this.#conversation.owesResponse || this.#askForReply) this.#handedOver = 'request';
     else if (this.#replies.owed) this.#handedOver = this.#conversation.unansweredTranscribed ? 'request' : 'utterances';
-    if (this.#handedOver === 'request') send(createResponse());
+    if (this.#handedOver === 'request') {
+      send(createResponse());
+      this.#askForReply = true;
+    }
     return true;
   }
 
@@ -463,7 +466,7 @@ export class CallSession {
     }
     // The response that was speaking is over: whatever was received plays out. If its audio was still coming,
     // the new session is asked to finish the reply (the replay holds its words so far).
-    if (this.#replies.cutShort) this.#finishCutReply = true;
+    if (this.#replies.cutShort) this.#askForReply = true;
     if (this.#activeResponseId !== undefined) {
       this.#cancelled.add(this.#activeResponseId);
       const itemId = this.#audioItemOf.get(this.#activeResponseId);
@@ -547,7 +550,7 @@ export class CallSession {
     if (this.#replies.missed() >= MAX_REPLY_MISSES) return this.handOff(`the AI did not reply within ${seconds} s, twice in a row`);
     // A reply that went silent after the caller heard part of it: the caller is waiting for the rest, so the new
     // session is asked to finish it (the replay holds what was heard). One whose audio all came is not repeated.
-    this.#finishCutReply = this.#replies.cutShort;
+    if (this.#replies.cutShort) this.#askForReply = true;
     // The new session gets the conversation and the unanswered turn (see #onSessionReady).
     this.#link.replace(`the AI did not reply within ${seconds} s`);
   }
@@ -573,6 +576,7 @@ export class CallSession {
       case 'response.output_audio.delta':
         if (this.#cancelled.has(event.responseId) || this.#assistant === undefined) return;
         this.#replies.progress(this.#now(), true);
+        this.#askForReply = false;
         this.#caller.replyHeard();
         this.#audioItemOf.set(event.responseId, event.itemId);
         this.#sessionItems.add(event.itemId);
@@ -583,8 +587,8 @@ export class CallSession {
         return;
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
-        // The caller's new turn replaces the rest of a cut reply.
-        this.#finishCutReply = false;
+        // The caller's new turn takes the place of a reply asked for and not yet heard.
+        this.#askForReply = false;
         this.#replies.callerSpeaking(this.#now());
         this.#caller.speechStarted();
         this.#conversation.userSpeech(event.itemId);
@@ -623,7 +627,10 @@ export class CallSession {
         if (this.#activeResponseId === event.responseId || (this.#activeResponseId === undefined && !cancelled)) {
           this.#activeResponseId = undefined;
           this.#replies.answered(event.status === 'completed', this.#now());
-          if (event.status === 'completed') this.#caller.replyHeard();
+          if (event.status === 'completed') {
+            this.#caller.replyHeard();
+            this.#askForReply = false;
+          }
         }
         const itemId = this.#audioItemOf.get(event.responseId);
         this.#audioItemOf.delete(event.responseId);
@@ -642,7 +649,10 @@ export class CallSession {
         return;
       }
       case 'response.function_call_arguments.done':
-        if (!this.#cancelled.has(event.responseId)) this.#replies.progress(this.#now(), true);
+        if (!this.#cancelled.has(event.responseId)) {
+          this.#replies.progress(this.#now(), true);
+          this.#askForReply = false;
+        }
         return this.#onToolCall(event.callId, event.name, event.arguments);
       case 'error':
         // The link rolls over at once (realtime-link.ts); the phase is traced like a planned one.
