@@ -403,7 +403,7 @@ test('turns: a barge-in after response.done is recorded when passed with the int
   h.metrics.close();
 });
 
-test('a call\'s upstream phases: a rollover that loses its old session fails and goes on as a reconnect; session_expired is traced as a rollover', async () => {
+test('a call\'s upstream phases: a planned rollover that loses its old session fails and goes on as a reconnect; a session_expired rollover is one rollover, the old session\'s close included', async () => {
   const h = harness();
   const tracer = h.newTracer();
   const root = tracer.startCall({ callSid: 'CA3' });
@@ -413,7 +413,9 @@ test('a call\'s upstream phases: a rollover that loses its old session fails and
   call.upstreamLost('AI session closed (1006)');
   call.sessionActive('reconnect');
   call.rolloverStarted('session_expired');
-  call.sessionActive('rollover');
+  // The service closes the expired session at once, before the new one is ready: the link reports the loss.
+  call.upstreamLost('AI session closed (1001)');
+  call.sessionActive('reconnect');
   stream.end('completed');
 
   const spans = h.exporter.getFinishedSpans();

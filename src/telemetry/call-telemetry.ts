@@ -30,7 +30,7 @@ function upstreamOutcome(a: LinkAttempt): Exclude<UpstreamOutcome, 'ok'> {
 
 export class OtelCallTelemetry implements CallTelemetry {
   #phase: UpstreamPhase | undefined;
-  #phaseKind: 'reconnect' | 'rollover' | undefined;
+  #phaseKind: 'reconnect' | 'session_age' | 'session_expired' | undefined;
 
   constructor(
     private readonly stream: StreamTrace,
@@ -60,8 +60,9 @@ export class OtelCallTelemetry implements CallTelemetry {
   }
 
   upstreamLost(reason: string): void {
-    // A rollover that loses the current session before switching has failed: it goes on as a reconnect.
-    if (this.#phaseKind === 'rollover') this.#endPhase('failed');
+    // A planned rollover that loses the current session before switching has failed: it goes on as a reconnect.
+    // After session_expired the service closes the old session at once: losing it is that rollover's course.
+    if (this.#phaseKind === 'session_age') this.#endPhase('failed');
     if (this.#phase === undefined) {
       this.#phase = this.stream.reconnect(reason);
       this.#phaseKind = 'reconnect';
@@ -75,7 +76,7 @@ export class OtelCallTelemetry implements CallTelemetry {
   rolloverStarted(reason: 'session_age' | 'session_expired'): void {
     if (this.#phase !== undefined) return;
     this.#phase = this.stream.rollover(reason);
-    this.#phaseKind = 'rollover';
+    this.#phaseKind = reason;
   }
 
   sessionActive(_kind: SessionKind): void {
