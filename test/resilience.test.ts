@@ -379,6 +379,29 @@ test('events a server writes together with its session.updated reach the call: a
   }
 });
 
+test('a server that floods events with its session.updated: 64 are held for the call, the excess is counted as misbehaviour', async () => {
+  const upstream = await startScriptedUpstream((ws) =>
+    ws.on('message', (data) => {
+      if ((JSON.parse(String(data)) as { type: string }).type !== 'session.update') return;
+      const tcp = (ws as unknown as { _socket: Socket })._socket;
+      tcp.cork();
+      ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
+      for (let i = 0; i < 100; i++) ws.send(JSON.stringify({ type: 'rate_limits.updated', rate_limits: [] }));
+      process.nextTick(() => tcp.uncork());
+    }),
+  );
+  const b = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl }, { onCallEnded: (s) => summaries.push(s) });
+  try {
+    const report = await placeCall([{ silenceMs: 500 }, { hangup: true }], b.url).done;
+    await eventually(() => summaries.some((s) => s.callSid === report.callSid));
+    assert.equal(summaryOf(report).malformedUpstreamMessages, 1, 'one count for the flood, not one per event');
+    assert.equal(upstream.accepted(), 1, 'not a reason to drop the session');
+  } finally {
+    await b.close();
+    await upstream.close();
+  }
+});
+
 test('a session configuration the server rejects is fatal: fallback at once, no retries', async () => {
   // A stand-in that answers every session.update with an error, as the service does for a bad voice or model.
   const upstream = await startScriptedUpstream((ws) =>

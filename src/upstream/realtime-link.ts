@@ -151,13 +151,20 @@ export class RealtimeLink {
     // is handed over): they are the call's, delivered once the session is current. Bounded: nothing else is
     // read meanwhile.
     let early: ServerEvent[] | undefined = [];
+    let earlyOverflowed = false;
     const isCurrent = () => connection !== undefined && connection === this.#current;
     this.options
       .connect(
         {
         onEvent: (event) => {
           if (isCurrent()) this.#onEvent(event, connection!);
-          else if (early !== undefined && early.length < MAX_EARLY_EVENTS) early.push(event);
+          else if (early !== undefined) {
+            if (early.length < MAX_EARLY_EVENTS) early.push(event);
+            else if (!earlyOverflowed) {
+              earlyOverflowed = true;
+              this.handlers.onMalformed(`more than ${MAX_EARLY_EVENTS} events before the session was ready; the rest dropped`);
+            }
+          }
         },
         onMalformed: (detail) => {
           // Counted from every session of the call, the one still setting up included: all of it is the AI server's.
