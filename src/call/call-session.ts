@@ -548,10 +548,8 @@ export class CallSession {
     this.#telemetry.replyTimedOut(this.#replies.timeoutMs);
     const seconds = Math.round(this.#replies.timeoutMs / 100) / 10;
     if (this.#replies.missed() >= MAX_REPLY_MISSES) return this.handOff(`the AI did not reply within ${seconds} s, twice in a row`);
-    // A reply that went silent after the caller heard part of it: the caller is waiting for the rest, so the new
-    // session is asked to finish it (the replay holds what was heard). One whose audio all came is not repeated.
-    if (this.#replies.cutShort) this.#askForReply = true;
-    // The new session gets the conversation and the unanswered turn (see #onSessionReady).
+    // Handled as a drop (#onOutage): the new session gets the conversation, the unanswered turn, and the request
+    // to finish a reply that went silent after the caller heard part of it (see #onSessionReady).
     this.#link.replace(`the AI did not reply within ${seconds} s`);
   }
 

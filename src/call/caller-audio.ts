@@ -143,7 +143,7 @@ export class CallerAudioPath {
   resendUncommitted(unanswered = false): void {
     const parts = unanswered ? [...this.#unanswered, this.#uncommitted.read()] : [this.#uncommitted.read()];
     this.replyHeard();
-    const audio = concat(parts);
+    const audio = Buffer.concat(parts);
     if (audio.length === 0) return;
     this.#uncommitted.clear();
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
@@ -232,15 +232,4 @@ export class CallerAudioPath {
       this.telemetry.framesDropped('upstream_down', 1);
     }
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -47,19 +47,19 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
     // Until the server confirms the configuration, events are the setup's business, not the call's. From the
     // confirmation on they are the call's, even those read in the same chunk, before this function returns.
     let settle: ((failure?: ConnectFailure) => void) | undefined;
-    let confirmed = false;
     const configured = new Promise<ConnectFailure | undefined>((resolve) => (settle = resolve));
     const setup: RealtimeHandlers = {
       onEvent: (event) => {
-        if (settle === undefined || confirmed) return handlers.onEvent(event);
+        if (settle === undefined) return handlers.onEvent(event);
         if (event.type === 'session.updated') {
-          confirmed = true;
-          settle();
+          const confirm = settle;
+          settle = undefined;
+          confirm();
         } else if (event.type === 'error') settle({ kind: 'config_rejected', code: event.code });
       },
       onMalformed: (detail) => handlers.onMalformed(detail),
       onClose: (code, reason) => {
-        if (settle === undefined || confirmed) return handlers.onClose(code, reason);
+        if (settle === undefined) return handlers.onClose(code, reason);
         settle({ kind: 'closed', code, reason });
       },
     };
