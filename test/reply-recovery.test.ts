@@ -100,16 +100,32 @@ const created = (id: string) => ({ type: 'response.created', response: { id, sta
 const done = (id: string, status: string) => ({ type: 'response.done', response: { id, status, output: [] } });
 const audio = (responseId: string) => ({ type: 'response.output_audio.delta', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0, delta: Buffer.alloc(1600, 0x55).toString('base64') });
 const audioDone = (responseId: string) => ({ type: 'response.output_audio.done', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0 });
-
 const words = (responseId: string, text: string) => ({ type: 'response.output_audio_transcript.delta', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0, delta: text });
 const toolCall = (responseId: string) => ({ type: 'response.function_call_arguments.done', response_id: responseId, item_id: 'item_f', output_index: 0, call_id: 'call_1', name: 'lookup_hours', arguments: '{}' });
+
+/**
+ * The caller asks (0x11) and hears the start of reply r1 ("We open at"); then `meanwhile`, if given, and the AI
+ * socket drops. Returns the session that replaced it.
+ */
+async function dropDuringReply(call: ScriptedCall, s: AiSession, meanwhile?: () => void | Promise<void>): Promise<AiSession> {
+  const before = call.sessions.length;
+  await call.turn(s, 0x11, 'u1');
+  call.ai(s, created('r1'));
+  call.ai(s, words('r1', 'We open at'));
+  call.ai(s, audio('r1'));
+  await meanwhile?.();
+  await sleep(50);
+  s.ws.close(1011, 'internal error');
+  await eventually(() => call.sessions.length > before, 4000, 'the reconnect');
+  return call.sessions[before]!;
+}
 
 test('late events of a response the caller talked over are no sign of a reply: a caller still talking is not cut off', async () => {
   await withScriptedCall({}, async (call, s) => {
     call.ai(s, created('r1'));
     await sleep(50);
     call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u1' });
-    call.ai(s, { type: 'response.output_audio_transcript.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: 'Sure' });
+    call.ai(s, words('r1', 'Sure'));
     call.ai(s, toolCall('r1'));
     call.ai(s, done('r1', 'cancelled'));
     // The caller goes on talking for well over the timeout: nothing is owed until they stop.
@@ -160,14 +176,7 @@ test('a reply whose audio all came and whose response never ends: the new sessio
 
 test('a drop while the caller hears a reply whose audio is still coming: the new session is asked to finish it, once', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    call.ai(s, created('r1'));
-    call.ai(s, { type: 'response.output_audio_transcript.delta', response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0, delta: 'We open at' });
-    call.ai(s, audio('r1'));
-    await sleep(50);
-    s.ws.close(1011, 'internal error');
-    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
-    const fresh = call.sessions[1]!;
+    const fresh = await dropDuringReply(call, s);
     await eventually(() => fresh.received.some((e) => e.type === 'response.create'), 2000, 'the rest of the reply asked for');
     const replayed = fresh.received.filter((e) => e.type === 'conversation.item.create').map((e) => JSON.stringify(e));
     assert.ok(replayed.some((e) => e.includes('We open at')), 'the new session sees what the caller heard of it');
@@ -181,14 +190,7 @@ test('a drop while the caller hears a reply whose audio is still coming: the new
 
 test('the session asked to finish a cut reply drops before answering: the next session is asked again', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    call.ai(s, created('r1'));
-    call.ai(s, words('r1', 'We open at'));
-    call.ai(s, audio('r1'));
-    await sleep(50);
-    s.ws.close(1011, 'internal error');
-    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
-    const second = call.sessions[1]!;
+    const second = await dropDuringReply(call, s);
     await eventually(() => second.received.some((e) => e.type === 'response.create'), 2000, 'the rest asked for');
     second.ws.close(1011, 'internal error');
     await eventually(() => call.sessions.length === 3, 4000, 'the second reconnect');
@@ -208,12 +210,7 @@ test('the session asked to finish a cut reply drops before answering: the next s
 
 test('the session asked to finish a cut reply stays silent: its replacement is asked again, and a second miss goes to the fallback', async () => {
   await withScriptedCall({}, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    call.ai(s, created('r1'));
-    call.ai(s, words('r1', 'We open at'));
-    call.ai(s, audio('r1'));
-    await sleep(50);
-    s.ws.close(1011, 'internal error');
+    await dropDuringReply(call, s);
     await eventually(() => call.sessions.length === 3, 5000, 'the silent second session replaced');
     await eventually(() => call.sessions[2]!.received.some((e) => e.type === 'response.create'), 2000, 'asked again');
     await eventually(() => call.twilioClosed(), 5000, 'the call handed to the fallback');
@@ -223,30 +220,20 @@ test('the session asked to finish a cut reply stays silent: its replacement is a
 
 test('a drop after all of a reply\'s audio came, before its response ended: nothing is asked again', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    call.ai(s, created('r1'));
-    call.ai(s, audio('r1'));
-    call.ai(s, audioDone('r1'));
-    await sleep(50);
-    s.ws.close(1011, 'internal error');
-    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    const fresh = await dropDuringReply(call, s, () => call.ai(s, audioDone('r1')));
     await sleep(300);
-    assert.equal(call.sessions[1]!.received.filter((e) => e.type === 'response.create').length, 0);
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0);
   });
 });
 
 test('a drop while the caller talks over a reply: their turn, not the rest of the reply, goes to the new session', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    call.ai(s, created('r1'));
-    call.ai(s, audio('r1'));
-    await sleep(50);
-    call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u2' });
-    await sleep(50);
-    s.ws.close(1011, 'internal error');
-    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    const fresh = await dropDuringReply(call, s, async () => {
+      await sleep(50);
+      call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u2' });
+    });
     await sleep(300);
-    assert.equal(call.sessions[1]!.received.filter((e) => e.type === 'response.create').length, 0);
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0);
   });
 });
 

@@ -354,18 +354,28 @@ test('a drop mid-response with a partial last frame still lets comfort audio pla
   }
 });
 
-test('events a server writes together with its session.updated reach the call: a session_expired there rolls over', async () => {
-  // The confirmation and the next event go out in one write, so the bridge reads them in one chunk.
-  const upstream = await startScriptedUpstream((ws) =>
+/**
+ * A scripted AI server that confirms each session and writes `alongside(n)` (n: the session's number, from 1) in
+ * the same write, so the bridge reads them in the same chunk as its session.updated.
+ */
+function upstreamConfirmingWith(alongside: (session: number) => object[]) {
+  let sessions = 0;
+  return startScriptedUpstream((ws) => {
+    const n = ++sessions;
     ws.on('message', (data) => {
       if ((JSON.parse(String(data)) as { type: string }).type !== 'session.update') return;
       const tcp = (ws as unknown as { _socket: Socket })._socket;
       tcp.cork();
       ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
-      if (upstream.accepted() === 1) ws.send(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration.' } }));
+      for (const event of alongside(n)) ws.send(JSON.stringify(event));
       process.nextTick(() => tcp.uncork());
-    }),
-  );
+    });
+  });
+}
+
+test('events a server writes together with its session.updated reach the call: a session_expired there rolls over', async () => {
+  const expired = { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration.' } };
+  const upstream = await upstreamConfirmingWith((n) => (n === 1 ? [expired] : []));
   const b = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl }, { onCallEnded: (s) => summaries.push(s) });
   try {
     const { done } = placeCall([{ silenceMs: 1500 }, { hangup: true }], b.url);
@@ -379,17 +389,8 @@ test('events a server writes together with its session.updated reach the call: a
   }
 });
 
-test('a server that floods events with its session.updated: 64 are held for the call, the excess is counted as misbehaviour', async () => {
-  const upstream = await startScriptedUpstream((ws) =>
-    ws.on('message', (data) => {
-      if ((JSON.parse(String(data)) as { type: string }).type !== 'session.update') return;
-      const tcp = (ws as unknown as { _socket: Socket })._socket;
-      tcp.cork();
-      ws.send(JSON.stringify({ type: 'session.updated', session: {} }));
-      for (let i = 0; i < 100; i++) ws.send(JSON.stringify({ type: 'rate_limits.updated', rate_limits: [] }));
-      process.nextTick(() => tcp.uncork());
-    }),
-  );
+test('a server that floods events with its session.updated: the excess past 64 is counted once as misbehaviour, and the session stays', async () => {
+  const upstream = await upstreamConfirmingWith(() => Array.from({ length: 100 }, () => ({ type: 'rate_limits.updated', rate_limits: [] })));
   const b = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl }, { onCallEnded: (s) => summaries.push(s) });
   try {
     const report = await placeCall([{ silenceMs: 500 }, { hangup: true }], b.url).done;
