@@ -23,6 +23,7 @@ import { AuthFailureLimiter } from './admission/auth-failure-limiter.js';
 import { ConnectionGate } from './admission/connection-gate.js';
 import { LoopDelayWindow } from './admission/loop-delay-window.js';
 import { clientKey } from './admission/client-key.js';
+import { trustedProxyPeer } from './admission/trusted-proxies.js';
 import { BridgeMetrics } from './telemetry/metrics.js';
 import { CallTracer } from './telemetry/tracing.js';
 import { OtelCallTelemetry } from './telemetry/call-telemetry.js';
@@ -83,7 +84,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     bodyLimit: 64 * 1024,
     // Client IPs feed the abuse limits: only a configured proxy may vouch for them.
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
-    // Unauthenticated sockets must not linger: a request gets 10 s for its headers and 15 s in all.
+    // Unauthenticated sockets must not linger: a request gets 10 s for its headers and 15 s in all. Node enforces
+    // both only when it checks its connections, every 30 s by default: check every second.
+    http: { connectionsCheckingInterval: 1000 },
     connectionTimeout: 15_000,
     keepAliveTimeout: 5_000,
     requestTimeout: 15_000,
@@ -143,14 +146,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
     return false;
   };
 
-  // Connections that do not (yet) carry an authenticated stream are capped in total and per address. Behind a
-  // trusted proxy every connection comes from the proxy, so a per-address cap on sockets would cap all traffic
-  // together: there it applies per request instead (requests being served or upgrades being checked, by the client
-  // address the proxy vouches for), and sockets are capped only in total.
+  // Connections that do not (yet) carry an authenticated stream are capped in total and per address. A trusted
+  // proxy's connections carry many clients, so a per-address cap on them would cap all traffic together: behind a
+  // proxy the per-address cap applies per request instead (requests being served or upgrades being checked, by the
+  // client address the proxy vouches for), and the proxy's sockets count only towards the total. Any other peer
+  // keeps its per-address socket cap.
   const behindProxy = config.trustProxy !== false && config.trustProxy !== 0;
+  const fromTrustedProxy = trustedProxyPeer(config.trustProxy);
   const gate = new ConnectionGate({
     maxUnauthenticated: config.limits.maxUnauthenticatedSockets,
-    maxUnauthenticatedPerIp: behindProxy ? Number.POSITIVE_INFINITY : config.limits.maxUnauthenticatedSocketsPerIp,
+    maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp,
   });
   const requestGate = behindProxy
     ? new ConnectionGate({ maxUnauthenticated: Number.POSITIVE_INFINITY, maxUnauthenticatedPerIp: config.limits.maxUnauthenticatedSocketsPerIp })
@@ -177,8 +182,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
   app.server.headersTimeout = 10_000;
   const gated = new WeakMap<object, string>();
   app.server.on('connection', (socket) => {
-    const ip = clientKey(socket.remoteAddress ?? 'unknown');
-    if (!gate.enter(ip)) {
+    const address = socket.remoteAddress ?? '';
+    const ip = clientKey(address);
+    if (!gate.enter(ip, !fromTrustedProxy(address))) {
       metrics.refused('connection', 'unauthenticated_socket_cap');
       capLog(ip);
       socket.destroy();

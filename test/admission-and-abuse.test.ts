@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { AuthFailureLimiter } from '../src/admission/auth-failure-limiter.js';
 import { ConnectionGate } from '../src/admission/connection-gate.js';
 import { admitCall } from '../src/admission/admission-control.js';
-import { clientKey } from '../src/admission/client-key.js';
+import { clientKey, UNPARSEABLE_ADDRESS_KEY } from '../src/admission/client-key.js';
 import { LoopDelayWindow } from '../src/admission/loop-delay-window.js';
 import { MessageRateLimit } from '../src/call/message-rate-limit.js';
 import type { UpstreamConnector } from '../src/upstream/connect.js';
@@ -329,6 +329,74 @@ test('client keys: IPv4 as is, IPv4-mapped unwrapped, IPv6 by /64', () => {
   assert.equal(clientKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
   assert.equal(clientKey('2001:db8::5'), '2001:db8:0:0::/64');
   assert.equal(clientKey('::1'), '0:0:0:0::/64');
+});
+
+test('client keys: a port some proxies add is dropped; anything that is not an address shares one key', () => {
+  assert.equal(clientKey('203.0.113.7:40001'), '203.0.113.7');
+  assert.equal(clientKey('203.0.113.7:40002'), '203.0.113.7', 'every source port is the same client');
+  assert.equal(clientKey('[2001:db8:1:2::9]:443'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('[2001:db8:1:2::9]'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('unknown'), UNPARSEABLE_ADDRESS_KEY);
+  assert.equal(clientKey('999.1.1.1:80'), UNPARSEABLE_ADDRESS_KEY);
+  assert.equal(clientKey(''), UNPARSEABLE_ADDRESS_KEY);
+});
+
+test('abuse: a flood of new addresses cannot push a blocked one out of the limiter', () => {
+  const limiter = new AuthFailureLimiter({ maxFailures: 1, windowMs: 60_000, cooldownMs: 300_000, maxTrackedIps: 3 });
+  limiter.recordFailure('attacker', 0);
+  assert.equal(limiter.recordFailure('attacker', 1), true);
+  for (let i = 0; i < 100; i++) limiter.recordFailure(`rotating-${i}`, 10 + i);
+  assert.equal(limiter.trackedIps, 3, 'memory stays bounded');
+  assert.ok(limiter.isBlocked('attacker', 200), 'the block holds');
+  assert.ok(!limiter.isBlocked('attacker', 300_002), 'and ends with its cool-down');
+});
+
+test('abuse: a request whose target is a full URL fails its signature check and counts (never a 500)', async () => {
+  // An explicit port in PUBLIC_URL made the URL built from such a target unparseable, and the check threw.
+  const bridge = await startBridge({ PUBLIC_URL: 'https://voice.example.com:8443', AUTH_FAILURES_PER_MINUTE: '2' }, { connectUpstream: pendingUpstream });
+  const raw = (text: string) =>
+    new Promise<string>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: bridge.port }, () => s.write(text));
+      let data = '';
+      s.on('data', (d: Buffer) => (data += d.toString()));
+      s.on('error', () => {});
+      s.on('close', () => resolve(data.split('\r\n')[0] ?? ''));
+    });
+  try {
+    const hook = 'POST http://x/twilio/voice HTTP/1.1\r\nhost: x\r\nx-twilio-signature: forged\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=b';
+    assert.match(await raw(hook), / 403 /);
+    const upgrade =
+      'GET http://x/twilio/stream/AAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nx-twilio-signature: forged\r\n\r\n';
+    assert.match(await raw(upgrade), / 403 /);
+    assert.match(await raw(hook), / 403 /, 'the third failure within a minute is past the limit of 2: the address is blocked');
+    assert.match(await raw(hook), / 429 /, 'and refused at once from then on');
+  } finally {
+    await bridge.close();
+  }
+});
+
+test('abuse behind proxies named by address: a peer that is not one of them keeps its per-address socket cap', async () => {
+  const bridge = await startBridge({ TRUST_PROXY: '127.0.0.1', MAX_UNAUTHENTICATED_SOCKETS_PER_IP: '3' }, { connectUpstream: pendingUpstream });
+  const sockets: ReturnType<typeof connect>[] = [];
+  const openFrom = (localAddress: string) =>
+    new Promise<ReturnType<typeof connect>>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: bridge.port, localAddress }, () => resolve(s));
+      s.on('error', () => {});
+      sockets.push(s);
+    });
+  try {
+    for (let i = 0; i < 5; i++) await openFrom('127.0.0.1');
+    for (let i = 0; i < 4; i++) await openFrom('127.0.0.9');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(
+      sockets.map((s) => s.destroyed),
+      [false, false, false, false, false, false, false, false, true],
+      "the proxy's five sockets stay; the direct peer's fourth is cut",
+    );
+  } finally {
+    for (const s of sockets) s.destroy();
+    await bridge.close();
+  }
 });
 
 test('pure limits: limiter window and cool-down, connection gate, message bucket, admission order', () => {

@@ -15,6 +15,8 @@ const SECRETS = {
   twilioAuthToken: 'PLANTEDtwilioauthtoken0123456789',
   signature: 'PLANTEDsig+L/OH5YylLD5NRKLltdqw=',
   ticket: 'tkPLANTEDticket0123456789abcdef',
+  // Twilio's webhook field: a credential for forwarding the call.
+  callToken: 'eyJPLANTEDcalltoken0123456789abcdef',
 };
 const CALLER = '+14155550123';
 const CALLED = '+18005551212';
@@ -58,6 +60,7 @@ test('planted secrets never survive, whatever shape they are logged in', () => {
   log.info('key %s rejected', SECRETS.apiKey);
   log.info({ body: { CallSid: 'CA123', From: CALLER, To: CALLED, Caller: CALLER, Called: CALLED } }, 'webhook');
   log.info({ From: CALLER }, 'top-level number');
+  log.debug({ fields: { CallSid: 'CA123', CallToken: SECRETS.callToken } }, 'voice webhook received');
   log.debug({ url: `/twilio/stream/${SECRETS.ticket}`, upstream: { url: `wss://api.example.com/v1/realtime?model=m` }, connect: { streamUrl: `wss://voice.example.com/twilio/stream/${SECRETS.ticket}` } }, 'urls');
   log.debug({ twiml: `<Response><Connect><Stream url="wss://voice.example.com/twilio/stream/${SECRETS.ticket}"/></Connect></Response>` }, 'answered');
   const call = callLogger(log, { callSid: 'CA123', streamSid: 'MZ456' });

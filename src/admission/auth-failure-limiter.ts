@@ -2,7 +2,8 @@
 // upgrade signature, ticket). Past the limit within a minute, an IP is
 // refused outright for a cool-down window, which failures while blocked
 // extend. Memory is bounded: at most `maxTrackedIps` addresses are
-// remembered, oldest forgotten first. Pure: the clock is passed in.
+// remembered, the stalest unblocked one forgotten first (so a flood of new
+// addresses cannot lift a block). Pure: the clock is passed in.
 
 export interface AuthFailureLimits {
   /** Failures within `windowMs` that get an IP blocked. */
@@ -37,7 +38,7 @@ export class AuthFailureLimiter {
     let t = this.#ips.get(ip);
     if (t === undefined) {
       t = { windowStart: now, count: 0, blockedUntil: 0 };
-      if (this.#ips.size >= this.limits.maxTrackedIps) this.#ips.delete(this.#ips.keys().next().value!);
+      if (this.#ips.size >= this.limits.maxTrackedIps) this.#forgetOne(now);
     } else {
       this.#ips.delete(ip);
     }
@@ -57,6 +58,17 @@ export class AuthFailureLimiter {
       return true;
     }
     return false;
+  }
+
+  #forgetOne(now: number): void {
+    for (const [key, t] of this.#ips) {
+      if (t.blockedUntil <= now) {
+        this.#ips.delete(key);
+        return;
+      }
+    }
+    // Every address remembered is blocked: the stalest goes.
+    this.#ips.delete(this.#ips.keys().next().value!);
   }
 
   isBlocked(ip: string, now: number): boolean {

@@ -14,10 +14,13 @@ export class ConnectionGate {
 
   constructor(private readonly limits: ConnectionLimits) {}
 
-  /** Takes a slot for a new connection from `ip`; false when a cap is reached. */
-  enter(ip: string): boolean {
+  /**
+   * Takes a slot for a new connection from `ip`; false when a cap is reached. A trusted proxy's connections carry
+   * many clients: only the total cap applies to them (`perIpCap` false).
+   */
+  enter(ip: string, perIpCap = true): boolean {
     const mine = this.#perIp.get(ip) ?? 0;
-    if (this.#total >= this.limits.maxUnauthenticated || mine >= this.limits.maxUnauthenticatedPerIp) return false;
+    if (this.#total >= this.limits.maxUnauthenticated || (perIpCap && mine >= this.limits.maxUnauthenticatedPerIp)) return false;
     this.#total++;
     this.#perIp.set(ip, mine + 1);
     return true;

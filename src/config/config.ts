@@ -2,6 +2,8 @@
 // frozen, typed object that is passed down. Nothing outside `config/` reads
 // `process.env`. Never puts a secret's value into an error message.
 
+import { isIP } from 'node:net';
+
 export type AudioMode = 'pcm24k' | 'pcmu';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -228,12 +230,27 @@ function trustProxy(env: Env): boolean | number | string[] {
   const raw = read(env, 'TRUST_PROXY');
   if (raw === undefined || raw === 'false') return false;
   if (raw === 'true') throw new ConfigError('TRUST_PROXY', 'true would let any client choose its address; give the hop count (e.g. 1) or the proxy addresses/CIDRs');
-  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > MAX_PROXY_HOPS) throw new ConfigError('TRUST_PROXY', `a hop count is at most ${MAX_PROXY_HOPS}; give proxy addresses/CIDRs as a comma list`);
+    return hops;
+  }
   const list = raw.split(',').map((s) => s.trim());
-  if (list.some((s) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) {
-    throw new ConfigError('TRUST_PROXY', 'expected true, false, a hop count, or a comma list of proxy IPs/CIDRs');
+  for (const entry of list) {
+    if (!isAddressOrCidr(entry)) throw new ConfigError('TRUST_PROXY', `${JSON.stringify(entry.slice(0, 60))} is not an IP address or CIDR; expected false, a hop count, or a comma list of proxy IPs/CIDRs`);
   }
   return list;
+}
+
+/** More proxies than this in front of one service is a typo (an address or port written as a count). */
+const MAX_PROXY_HOPS = 10;
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 const DEFAULT_FALLBACK_VERBS =

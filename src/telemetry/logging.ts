@@ -36,6 +36,8 @@ const SECRET_KEYS = [
   'password',
   'signature',
   'ticket',
+  // Twilio's webhook field: a credential that lets whoever holds it forward the call.
+  'CallToken',
   'X-Twilio-Signature',
   'x-twilio-signature',
 ];

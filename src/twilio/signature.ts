@@ -32,9 +32,7 @@ export class TwilioSignatureVerifier {
   /** Form POST: URL plus every received field, as Twilio signs it. */
   checkWebhook(signature: string | undefined, path: string, fields: Record<string, string>): SignatureCheck {
     if (!signature) return { ok: false, reason: 'missing' };
-    return twilio.validateRequest(this.#authToken, signature, this.webhookUrl(path), fields)
-      ? { ok: true }
-      : { ok: false, reason: 'invalid' };
+    return this.#matches(signature, path, [this.webhookUrl(path)], fields) ? { ok: true } : { ok: false, reason: 'invalid' };
   }
 
   /**
@@ -44,9 +42,20 @@ export class TwilioSignatureVerifier {
   checkUpgrade(signature: string | undefined, path: string): SignatureCheck {
     if (!signature) return { ok: false, reason: 'missing' };
     const url = this.streamUrl(path);
-    const ok =
-      twilio.validateRequest(this.#authToken, signature, url, {}) ||
-      twilio.validateRequest(this.#authToken, signature, url.endsWith('/') ? url.slice(0, -1) : url + '/', {});
-    return ok ? { ok: true } : { ok: false, reason: 'invalid' };
+    return this.#matches(signature, path, [url, url.endsWith('/') ? url.slice(0, -1) : url + '/'], {}) ? { ok: true } : { ok: false, reason: 'invalid' };
+  }
+
+  /**
+   * Twilio requests a path (origin form). Anything else (an absolute-form target such as `http://x/…`, which
+   * Node accepts and routes by its path) can only be forged, and would make validateRequest throw on the URL
+   * it builds: it is a failed check, counted like any other.
+   */
+  #matches(signature: string, path: string, urls: string[], fields: Record<string, string>): boolean {
+    if (!path.startsWith('/')) return false;
+    try {
+      return urls.some((url) => twilio.validateRequest(this.#authToken, signature, url, fields));
+    } catch {
+      return false;
+    }
   }
 }
