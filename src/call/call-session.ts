@@ -133,6 +133,9 @@ const TWILIO_STALL_MS = 5000;
 const MAX_REPLY_MISSES = 2;
 /** After a REST hand-off Twilio closes the stream; if it has not, the bridge does. */
 const HANDOFF_GRACE_MS = 5000;
+/** An agent's hang-up is tried this many times over REST, HANGUP_RETRY_MS × attempt apart. */
+const HANGUP_ATTEMPTS = 3;
+const HANGUP_RETRY_MS = 500;
 
 /** A WebSocket close reason may hold at most 123 bytes; ws throws on more. */
 function closeReason(reason: string): string {
@@ -166,6 +169,7 @@ export class CallSession {
   readonly #outage: OutageGuard;
   #nextRolloverAt = 0;
   #handoffTimer: NodeJS.Timeout | undefined;
+  #hangupTimer: NodeJS.Timeout | undefined;
   readonly #housekeeping: NodeJS.Timeout;
   #stalledSince: number | undefined;
   #twilioBackedUpSince: number | undefined;
@@ -282,7 +286,8 @@ export class CallSession {
     this.#state = 'handing_off';
     const fallback = this.#telemetry.fallback(reason);
     const rest = this.#telemetry.twilioRest('calls.update');
-    this.#outage.stop();
+    // The caller hears comfort audio, not dead air, until Twilio ends the stream for the fallback.
+    this.#outage.handingOff();
     this.#link.close();
     this.#handoffTimer = setTimeout(() => this.end('fallback', `${reason}; Twilio did not end the stream`, CLOSE_INTERNAL), HANDOFF_GRACE_MS);
     this.options.callControl.redirect(this.ticket.callSid, `<Response>${this.options.fallbackVerbs}</Response>`).then(
@@ -306,6 +311,7 @@ export class CallSession {
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
     clearTimeout(this.#handoffTimer);
+    clearTimeout(this.#hangupTimer);
     clearInterval(this.#housekeeping);
     this.#outage.stop();
     this.#assistant?.stop();
@@ -706,8 +712,8 @@ export class CallSession {
     this.#respondAfterDone = true;
   }
 
-  #hangUp(): void {
-    this.#log.info('the agent ended the call');
+  #hangUp(attempt = 1): void {
+    if (attempt === 1) this.#log.info('the agent ended the call');
     const rest = this.#telemetry.twilioRest('calls.update');
     this.options.callControl.hangup(this.ticket.callSid).then(
       () => {
@@ -716,7 +722,16 @@ export class CallSession {
       },
       (err: unknown) => {
         rest.fail('rest_error');
-        this.#log.warn({ detail: err instanceof Error ? err.message : String(err) }, 'REST hang-up failed; closing the stream');
+        const detail = err instanceof Error ? err.message : String(err);
+        if (this.#state === 'ended') return;
+        // Closing the stream instead would make Twilio run the fallback after <Connect>: an apology, or a transfer
+        // to people, for a caller who has just been told goodbye. Worth a retry or two first.
+        if (attempt < HANGUP_ATTEMPTS) {
+          this.#log.warn({ detail, attempt }, 'REST hang-up failed; retrying');
+          this.#hangupTimer = setTimeout(() => this.#guard(() => this.#hangUp(attempt + 1)), HANGUP_RETRY_MS * attempt);
+          return;
+        }
+        this.#log.warn({ detail, attempts: attempt }, 'REST hang-up failed; closing the stream (Twilio then runs the TwiML after <Connect>)');
         this.end('hung_up_by_agent', 'the agent ended the call', CLOSE_NORMAL);
       },
     );

@@ -87,6 +87,18 @@ export class OutageGuard {
     return this.#totalMs + running;
   }
 
+  /**
+   * The call is being handed to the fallback: the budget and probation no longer matter, but the redirect takes
+   * a REST round trip (seconds, if Twilio's API is slow), so comfort audio plays, or starts, until the call ends.
+   */
+  handingOff(): void {
+    clearTimeout(this.#budgetTimer);
+    clearTimeout(this.#probationTimer);
+    this.#budgetTimer = undefined;
+    const { comfortTick } = this.options;
+    if (comfortTick !== undefined && this.#comfortTimer === undefined) this.#comfortTimer = setInterval(comfortTick, 20);
+  }
+
   stop(): void {
     this.#stopComfort();
     clearTimeout(this.#budgetTimer);
