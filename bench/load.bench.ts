@@ -18,6 +18,7 @@
 //   npm run bench:load -- --modes=pcm24k --bridge-node-flags=--max-semi-space-size=64
 //   npm run bench:load -- --levels=0,150 --profile=/tmp/prof   V8 profile of each window
 //   npm run bench:load -- --telemetry     the bridge with the OTel preload and metrics on
+//   npm run bench:load -- --reply=burst   answers streamed as 160 ms deltas at 8× real time (as the service does)
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,16 @@ const MODES = (flag('modes') ?? ALL_MODES.join(',')).split(',') as Mode[];
 for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m}: --modes= takes ${ALL_MODES.join(', ')}`);
 const MODE_BUDGET_S = Number(flag('mode-budget') ?? 330);
 const BARGE_IN_EVERY = 4;
+/**
+ * --reply=burst: answers stream as 160 ms deltas at 8× real time, as the service sends them, instead of one 20 ms
+ * delta per 20 ms. The bridge then paces them out, so this is the shape that shows what pacing costs; outbound
+ * latency counts from when each 20 ms was due to play. Results go to load-burst.{json,md}.
+ */
+const REPLY_SHAPE = replyShape(flag('reply') ?? 'realtime');
+function replyShape(value: string): 'realtime' | 'burst' {
+  if (value !== 'realtime' && value !== 'burst') throw new Error(`--reply= takes realtime or burst, not ${value}`);
+  return value;
+}
 /** --profile=DIR: a V8 CPU profile of the bridge over each measured window, DIR/bridge-<mode>-<N>.cpuprofile. */
 const PROFILE_DIR = flag('profile') === undefined ? undefined : resolve(flag('profile')!);
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
@@ -137,6 +148,7 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
     apiKey: API_KEY,
     audio: loadAudio(audioMode),
     bargeInEvery: BARGE_IN_EVERY,
+    replyShape: REPLY_SHAPE,
   });
   const peerUrl = await gen.listen();
   const bridge = await BridgeProcess.start({
@@ -395,7 +407,7 @@ async function main(): Promise<void> {
   const source = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src']) === '' ? '' : ' + uncommitted src/ edits'}`;
   const startedAt = new Date();
   console.log(
-    `bench:load ${QUICK ? '(quick) ' : ''}levels ${LEVELS.join(',')}; ${SETTLE_S} s settle + ${WINDOW_S} s window per level; modes ${MODES.join(', ')}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+    `bench:load ${QUICK ? '(quick) ' : ''}${REPLY_SHAPE === 'burst' ? '(burst answers) ' : ''}levels ${LEVELS.join(',')}; ${SETTLE_S} s settle + ${WINDOW_S} s window per level; modes ${MODES.join(', ')}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
   );
   const results: ModeResult[] = [];
   for (const mode of MODES) results.push(await runMode(mode, pinnedCpu !== undefined));
@@ -423,7 +435,7 @@ async function main(): Promise<void> {
     '- **bridge CPU % core**: utime+stime of the bridge process (all threads, /proc/<pid>/stat) over the window ÷ wall time; 100 % = the one core it is pinned to; in brackets, the kernel\'s part (stime): on loopback that is mostly the socket writes, which also carry the receiving side\'s TCP work. **CPU/call**: (CPU at N − CPU at N=0) ÷ N.',
     '- **RSS**: VmRSS of the bridge at the end of the window (/proc/<pid>/status). **live heap+ext**: V8 heapUsed + external (Buffers, typed arrays, WASM memory) right after a full GC in the bridge (the bench starts it with --expose-gc; the probe collects only at that moment). Calls are added, never removed, during a mode; the target is judged on the RSS slope.',
     '- **loop p99 / max**: the bridge\'s event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution, the sampling interval subtracted) over the window, from a bench-only preload (bench/load/loop-probe.ts). **GC pauses**: the bridge\'s garbage-collection pauses over the window (PerformanceObserver \'gc\'): count, total and longest.',
-    '- **in**: added latency per caller frame, from the generator writing a Twilio `media` frame to the generator reading the matching `input_audio_buffer.append` (the k-th append of a call is the k-th frame: the bridge forwards each 20 ms frame as one append, in order). **out**: from the peer writing a 20 ms `response.output_audio.delta` to Twilio\'s side having received all of that delta\'s audio in `media` frames (matched by byte count). Replies stream in real time (one 20 ms delta per 20 ms), so the bridge\'s pacer (≤ 200 ms lead) never holds a frame back: the figure is processing + loopback + both event loops, never pacing. Both include the generator\'s own loop delay (shown in the gen columns).',
+    '- **in**: added latency per caller frame, from the generator writing a Twilio `media` frame to the generator reading the matching `input_audio_buffer.append` (the k-th append of a call is the k-th frame: the bridge forwards each 20 ms frame as one append, in order). **out**: from the peer writing a 20 ms `response.output_audio.delta` to Twilio\'s side having received all of that delta\'s audio in `media` frames (matched by byte count). ' + (REPLY_SHAPE === 'burst' ? 'Here replies come as 160 ms deltas at 8× real time (`--reply=burst`), as the service streams them: the bridge paces them out (≤ 200 ms lead), so each 20 ms of a reply is timed from when it was due to play at real time from the reply\'s first delta (audio that arrives ahead of that counts 0), and late means the caller would hear a gap.' : 'Replies stream in real time (one 20 ms delta per 20 ms), so the bridge\'s pacer (≤ 200 ms lead) never holds a frame back: the figure is processing + loopback + both event loops, never pacing.') + ' Both include the generator\'s own loop delay (shown in the gen columns).',
     '- **others on core 0 / 1**: CPU time that other processes (and the kernel) took on the generator\'s core and on the bridge\'s core during the window (/proc/stat per-CPU busy time minus the generator\'s or the bridge\'s own), % of a core. The machine is shared: where these are high, latency and loop-delay figures measure the neighbours as much as the bridge; CPU per call is counted in the bridge\'s own CPU time and is less affected.',
     '- **silence fills**: appends of silence the bridge inserted on its own because a call\'s media looked quiet for > 200 ms by its clock (the generator recognises them by size and a digitally silent tail; the caller\'s speech rides on a DC offset so it never has a zero sample). With media flowing every 20 ms they mean a stall of the bridge\'s or the generator\'s loop; they are not matched to caller frames.',
     '- **late**: frames whose added latency exceeded 20 ms (one frame period). **dropped**: frames sent more than 1 s earlier that never came out the other side, new during the window (reply audio the bridge discards on purpose at a barge-in is not counted).',
@@ -443,12 +455,13 @@ async function main(): Promise<void> {
     settleSeconds: SETTLE_S,
     windowSeconds: WINDOW_S,
     bargeInEvery: BARGE_IN_EVERY,
+    replyShape: REPLY_SHAPE,
     results,
     verdicts: verdicts(results),
   };
   const outDir = new URL('./results/', import.meta.url);
   mkdirSync(outDir, { recursive: true });
-  const suffix = QUICK ? '-quick' : '';
+  const suffix = (QUICK ? '-quick' : '') + (REPLY_SHAPE === 'burst' ? '-burst' : '');
   writeFileSync(new URL(`load${suffix}.json`, outDir), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(new URL(`load${suffix}.md`, outDir), md);
   console.log('\n' + table(rows));

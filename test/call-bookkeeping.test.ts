@@ -80,23 +80,54 @@ test('an earlier item is forgotten once all of it has played; the next clear rep
   assert.equal(ledger.acknowledge(b1), false);
 });
 
-test('the pacer keeps the lead under its bound and releases frames as time passes', () => {
+test('the pacer keeps the lead under its bound and tops it up a 60 ms message at a time', () => {
   const pacer = new OutboundPacer(200);
-  pacer.enqueue('a', new Uint8Array(8000)); // 1 s
+  pacer.enqueue('a', new Uint8Array(8000)); // 1 s, faster than real time, as the service streams replies
   let now = 1000;
-  let sent = 0;
-  while (pacer.next(now)) sent++;
-  assert.equal(sent, 10, '200 ms of lead = 10 frames at once');
-  assert.equal(pacer.leadMs(now), 200);
+  const sizes: number[] = [];
+  for (let c = pacer.next(now); c; c = pacer.next(now)) sizes.push(c.ms);
+  assert.deepEqual(sizes, [60, 60, 60], 'the lead fills in 60 ms messages while a whole one fits');
+  assert.equal(pacer.leadMs(now), 180);
+  assert.equal(pacer.heldForMs(now), 40, 'the next message waits until a whole one fits again');
   now += 20;
-  assert.ok(pacer.next(now));
-  assert.equal(pacer.next(now), undefined, 'one frame per 20 ms in steady state');
+  assert.equal(pacer.next(now), undefined, 'no frame-by-frame top-up');
+  now += 20;
+  // Down to the refill point: ready at once. (It once said "nothing to wait for" here, and a call whose tick read
+  // the clock a millisecond before its reschedule stopped sending for good.)
+  assert.equal(pacer.heldForMs(now), 0);
+  assert.equal(pacer.next(now)?.ms, 60);
+  assert.equal(pacer.next(now), undefined);
+  assert.equal(pacer.leadMs(now), 200, 'the lead never exceeds its bound');
   pacer.clear(now);
   assert.equal(pacer.queuedMs, 0);
   assert.equal(pacer.leadMs(now), 0);
+  assert.equal(pacer.heldForMs(now), undefined, 'nothing queued, nothing to wake for');
+  pacer.enqueue('b', new Uint8Array(100));
+  assert.equal(pacer.heldForMs(now), undefined, 'part of a frame waits for the rest of its item, which comes with a delta');
 });
 
-test('frames span chunk boundaries, never mix items, and a finished item flushes its tail', () => {
+test('audio arriving at real time goes out as it comes, a frame at a time', () => {
+  const pacer = new OutboundPacer(200);
+  for (let now = 0; now < 200; now += 20) {
+    pacer.enqueue('a', new Uint8Array(FRAME_BYTES));
+    assert.equal(pacer.next(now)?.ms, 20, `the frame at ${now} ms waits for nothing`);
+    assert.equal(pacer.next(now), undefined);
+  }
+});
+
+test('a small lead bound is kept: one frame per message, and the line holds at least half the lead', () => {
+  const pacer = new OutboundPacer(40);
+  pacer.enqueue('a', new Uint8Array(1600));
+  const sizes: number[] = [];
+  for (let c = pacer.next(0); c; c = pacer.next(0)) sizes.push(c.ms);
+  assert.deepEqual(sizes, [20, 20]);
+  assert.equal(pacer.heldForMs(0), 20);
+  const wide = new OutboundPacer(2000);
+  wide.enqueue('a', new Uint8Array(8000));
+  assert.equal(wide.next(0)?.ms, 60, 'a message never carries more than one mark cadence (60 ms)');
+});
+
+test('messages span delta boundaries, never mix items, and a finished item flushes its tail', () => {
   const pacer = new OutboundPacer(10_000);
   pacer.enqueue('a', new Uint8Array(100).fill(1));
   pacer.enqueue('a', new Uint8Array(100).fill(2));
@@ -335,13 +366,14 @@ test('the next answer starting while the last one plays: its tail gets a mark, a
 
 test("a barge-in while the next answer still waits behind the last one reports it as unheard", async () => {
   const { path, clock, marks, frame } = await pacedPath();
-  // 400 ms of a at once: the pacer sends 200 ms (its lead) and keeps the rest; then b queues behind it.
+  // 400 ms of a at once: the pacer sends 180 ms (60 ms messages, each marked, while a whole one fits its 200 ms
+  // lead) and keeps the rest; then b queues behind it.
   clock.now += 20;
   path.pushDelta('item_a', frame(3200));
   path.pushDelta('item_b', frame(800));
   path.acknowledgeMark(marks()[0]!);
   assert.deepEqual(path.interrupt(), [
-    { itemId: 'item_a', heardMs: 60, sentMs: 200 },
+    { itemId: 'item_a', heardMs: 60, sentMs: 180 },
     { itemId: 'item_b', heardMs: 0, sentMs: 0 },
   ]);
   path.stop();
@@ -355,5 +387,35 @@ test('a barge-in with a partial frame waiting reports what was heard, not 0 ms',
   path.pushDelta('item_a', frame(100));
   assert.equal(path.isPlaying, true);
   assert.deepEqual(path.interrupt(), [{ itemId: 'item_a', heardMs: 60, sentMs: 60 }]);
+  path.stop();
+});
+
+test('a reply streamed faster than real time goes to Twilio in 60 ms messages, woken by one timer per message', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const { AssistantAudioPath } = await import('../src/call/assistant-audio.js');
+  const sent: { event: string; media?: { payload: string } }[] = [];
+  const path = new AssistantAudioPath('pcmu', 200, 'MZ' + '0'.repeat(32), { send: (text) => sent.push(JSON.parse(text) as (typeof sent)[number]) }, () => Date.now());
+  const start = Date.now();
+  // One second of answer in 150 ms deltas, all within 50 ms, as the service bursts them.
+  for (let i = 0; i < 7; i++) {
+    path.pushDelta('item_a', Buffer.alloc(i < 6 ? 1200 : 800, 0x55).toString('base64'));
+    t.mock.timers.tick(7);
+  }
+  path.endItem('item_a');
+  const msOf = (m: (typeof sent)[number]) => Buffer.from(m.media!.payload, 'base64').length / 8;
+  const leads: number[] = [];
+  for (let elapsed = 49; elapsed <= 1200; elapsed++) {
+    t.mock.timers.tick(1);
+    const played = sent.filter((m) => m.event === 'media').reduce((ms, m) => ms + msOf(m), 0);
+    leads.push(played - (Date.now() - start));
+  }
+  const media = sent.filter((m) => m.event === 'media');
+  assert.equal(media.reduce((ms, m) => ms + msOf(m), 0), 1000, 'all of the answer went out');
+  assert.ok(media.every((m) => msOf(m) <= 60), 'no message carries more than 60 ms');
+  assert.ok(media.length <= 20, `${media.length} messages, not fifty of 20 ms`);
+  assert.ok(Math.max(...leads) <= 200, `the lead stayed within 200 ms (max ${Math.max(...leads)})`);
+  assert.ok(Math.min(...leads.slice(0, 800)) >= 120, `the line never ran low while audio waited (min ${Math.min(...leads.slice(0, 800))})`);
+  const marks = sent.filter((m) => m.event === 'mark').length;
+  assert.ok(marks >= 15 && marks <= media.length, `${marks} marks: about one per 60 ms of audio, as before`);
   path.stop();
 });

@@ -1,19 +1,20 @@
 // Bench-only: the audio the load generator sends, framed and base64-encoded
 // once at start-up so the per-frame path only picks a string. Caller frames
-// are 20 ms of μ-law 8 kHz speech (on a DC offset, see offsetSpeech); reply deltas are 20 ms of assistant speech
-// in the session's output format (PCM16 24 kHz or μ-law 8 kHz).
+// are 20 ms of μ-law 8 kHz speech (on a DC offset, see offsetSpeech); reply deltas are 20 ms (or, for bursts,
+// 160 ms) of assistant speech in the session's output format (PCM16 24 kHz or μ-law 8 kHz).
 
 import { readWav } from '../../src/audio/wav.js';
 import { MULAW_ENCODE_TABLE } from '../../src/audio/mulaw.js';
 
 const root = new URL('../../', import.meta.url);
 
-function mulawFrames(samples: Int16Array, count: number): string[] {
+function mulawFrames(samples: Int16Array, count: number, framesPerDelta = 1): string[] {
   const out: string[] = [];
-  const frames = Math.min(count, Math.floor(samples.length / 160));
+  const bytes = 160 * framesPerDelta;
+  const frames = Math.min(count, Math.floor(samples.length / bytes));
   for (let f = 0; f < frames; f++) {
-    const m = Buffer.alloc(160);
-    for (let i = 0; i < 160; i++) m[i] = MULAW_ENCODE_TABLE[samples[160 * f + i]! & 0xffff]!;
+    const m = Buffer.alloc(bytes);
+    for (let i = 0; i < bytes; i++) m[i] = MULAW_ENCODE_TABLE[samples[bytes * f + i]! & 0xffff]!;
     out.push(m.toString('base64'));
   }
   return out;
@@ -34,12 +35,13 @@ function offsetSpeech(samples: Int16Array): Int16Array {
   return out;
 }
 
-function pcm24kFrames(samples: Int16Array, count: number): string[] {
+function pcm24kFrames(samples: Int16Array, count: number, framesPerDelta = 1): string[] {
   const out: string[] = [];
-  const frames = Math.min(count, Math.floor(samples.length / 480));
+  const n = 480 * framesPerDelta;
+  const frames = Math.min(count, Math.floor(samples.length / n));
   for (let f = 0; f < frames; f++) {
-    const p = Buffer.alloc(960);
-    for (let i = 0; i < 480; i++) p.writeInt16LE(samples[480 * f + i]!, 2 * i);
+    const p = Buffer.alloc(2 * n);
+    for (let i = 0; i < n; i++) p.writeInt16LE(samples[n * f + i]!, 2 * i);
     out.push(p.toString('base64'));
   }
   return out;
@@ -54,13 +56,23 @@ export interface LoadAudio {
   readonly appendAudioChars: number;
   /** 20 ms reply deltas, base64, in the session's output format. */
   readonly reply: readonly string[];
+  /** Reply deltas of BURST_DELTA_FRAMES frames (160 ms) each, for replies streamed faster than real time. */
+  readonly replyBurst: readonly string[];
 }
+
+/** Frames per delta when replies come in bursts, as the service streams them (the local peer sends 150 ms deltas). */
+export const BURST_DELTA_FRAMES = 8;
 
 export function loadAudio(mode: 'pcm24k' | 'pcmu'): LoadAudio {
   const speech8k = readWav(new URL('fixtures/speech-60s-8k.wav', root).pathname).samples;
   const speech24k = readWav(new URL('fixtures/speech-60s-24k.wav', root).pathname).samples;
   const caller = mulawFrames(offsetSpeech(speech8k), 3000);
   // Replies: a different stretch of speech than the caller's, 10 s, cycled.
-  const reply = mode === 'pcm24k' ? pcm24kFrames(speech24k.subarray(24000 * 30), 500) : mulawFrames(speech8k.subarray(8000 * 30), 500);
-  return { caller, reply, silenceChar: mode === 'pcm24k' ? 0x41 : 0x2f, appendAudioChars: mode === 'pcm24k' ? 1280 : 216 };
+  const replyFrames = (framesPerDelta: number): string[] =>
+    mode === 'pcm24k'
+      ? pcm24kFrames(speech24k.subarray(24000 * 30), 500 / framesPerDelta, framesPerDelta)
+      : mulawFrames(speech8k.subarray(8000 * 30), 500 / framesPerDelta, framesPerDelta);
+  const reply = replyFrames(1);
+  const replyBurst = replyFrames(BURST_DELTA_FRAMES);
+  return { caller, reply, replyBurst, silenceChar: mode === 'pcm24k' ? 0x41 : 0x2f, appendAudioChars: mode === 'pcm24k' ? 1280 : 216 };
 }

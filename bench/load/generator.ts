@@ -36,7 +36,7 @@ import {
   TWILIO_WS_USER_AGENT,
   voiceWebhookParams,
 } from '../../src/devtools/call-simulator/index.js';
-import type { LoadAudio } from './audio-frames.js';
+import { BURST_DELTA_FRAMES, type LoadAudio } from './audio-frames.js';
 import { acceptRaw, connectRaw, startsWith, unmask, type RawWebSocket } from './raw-websocket.js';
 import { LatencyHistogram } from './stats.js';
 
@@ -93,6 +93,9 @@ class LoadCall {
   responseId = '';
   itemId = '';
   replyFrame = 0;
+  /** Frames of the current answer sent so far (0 once a barge-in ended it). */
+  replySent = 0;
+  replyStartedAt = 0;
   readonly outSentAt = new Float64Array(RING);
   outSent = 0;
   outMatched = 0;
@@ -149,6 +152,12 @@ export interface GeneratorOptions {
   readonly audio: LoadAudio;
   /** One turn in this many is barged in. */
   readonly bargeInEvery: number;
+  /**
+   * How answers stream: `realtime`, one 20 ms delta per 20 ms (the bridge's pacer never holds audio, so the
+   * outbound latency is processing alone); `burst`, 160 ms deltas at 8× real time, as the service streams them
+   * (the bridge paces them out; outbound latency then counts from when each 20 ms was due to play).
+   */
+  readonly replyShape: 'realtime' | 'burst';
 }
 
 export class LoadGenerator {
@@ -328,27 +337,38 @@ export class LoadGenerator {
       call.responseId = `resp_${id}`;
       call.itemId = `item_a${id}`;
       call.responding = true;
-      call.replyFrame = (call.index * 53 + turn * 17) % this.opts.audio.reply.length;
+      call.replyFrame = call.index * 53 + turn * 17;
+      call.replySent = 0;
       ws.send(`{"type":"response.created","event_id":"evt_r","response":{"object":"realtime.response","id":"${call.responseId}","status":"in_progress","output":[]}}`);
       if (this.#measuring) this.#turns++;
-    } else if (call.responding && p >= REPLY_START && p < REPLY_START + REPLY_FRAMES) {
-      if (barge && p === BARGE_AT) {
-        ws.send(`{"type":"input_audio_buffer.speech_started","event_id":"evt_s","audio_start_ms":${call.frame * FRAME_MS},"item_id":"item_b${id}"}`);
-        this.#endResponse(call, 'cancelled');
-        if (this.#measuring) this.#bargeIns++;
-        return;
+    } else if (barge && p === BARGE_AT && call.replySent > 0) {
+      // The caller talks over the answer while it plays; a burst answer was fully streamed by now, as the service's
+      // usually is, so only a realtime answer is still running to be cancelled.
+      ws.send(`{"type":"input_audio_buffer.speech_started","event_id":"evt_s","audio_start_ms":${call.frame * FRAME_MS},"item_id":"item_b${id}"}`);
+      if (call.responding) this.#endResponse(call, 'cancelled');
+      call.replySent = 0;
+      if (this.#measuring) this.#bargeIns++;
+    } else if (call.responding && p >= REPLY_START && call.replySent < REPLY_FRAMES) {
+      const burst = this.opts.replyShape === 'burst';
+      const deltas = burst ? this.opts.audio.replyBurst : this.opts.audio.reply;
+      const frames = burst ? BURST_DELTA_FRAMES : 1;
+      const delta = deltas[call.replyFrame++ % deltas.length]!;
+      const sentAt = performance.now();
+      if (call.replySent === 0) call.replyStartedAt = sentAt;
+      // Each 20 ms of the answer is due when it would play at real time from the answer's first delta: for a
+      // realtime answer that is when it is sent, for a burst it is later (the bridge may hold it until then).
+      for (let f = 0; f < frames; f++) {
+        call.outSentAt[call.outSent % RING] = burst ? call.replyStartedAt + (call.replySent + f) * FRAME_MS : sentAt;
+        call.outSent++;
       }
-      const reply = this.opts.audio.reply;
-      const delta = reply[call.replyFrame++ % reply.length]!;
-      call.outSentAt[call.outSent % RING] = performance.now();
-      call.outSent++;
       ws.send(
         `{"type":"response.output_audio.delta","event_id":"evt_d","response_id":"${call.responseId}","item_id":"${call.itemId}","output_index":0,"content_index":0,"delta":"${delta}"}`,
       );
-      if ((p - REPLY_START) % 10 === 0) {
+      if ((call.replySent + frames - 1) % 10 < frames) {
         ws.send(`{"type":"response.output_audio_transcript.delta","event_id":"evt_x","response_id":"${call.responseId}","item_id":"${call.itemId}","output_index":0,"content_index":0,"delta":"words "}`);
       }
-    } else if (call.responding && p === REPLY_START + REPLY_FRAMES) {
+      call.replySent += frames;
+    } else if (call.responding && call.replySent >= REPLY_FRAMES) {
       ws.send(`{"type":"response.output_audio.done","event_id":"evt_o","response_id":"${call.responseId}","item_id":"${call.itemId}","output_index":0,"content_index":0}`);
       ws.send(`{"type":"response.output_audio_transcript.done","event_id":"evt_y","response_id":"${call.responseId}","item_id":"${call.itemId}","output_index":0,"content_index":0,"transcript":"words"}`);
       this.#endResponse(call, 'completed');

@@ -8,9 +8,10 @@
 // `ws` for the upstream; per call one client-secret mint, one upstream
 // socket, one GA `session.update` (audio/pcmu both ways); every message on
 // either side JSON-parsed; caller `media` → `input_audio_buffer.append`;
-// `response.output_audio.delta` → Twilio `media`, with a `mark` after every
-// 3rd frame (the bridge marks every 60 ms, so the message counts match);
-// `speech_started` while an answer plays → Twilio `clear`; each side closed
+// `response.output_audio.delta` → Twilio `media`, with a `mark` after the
+// delta that completes each 60 ms of audio (as the bridge marks, so the
+// message counts match); `speech_started` while an answer is streaming or
+// its marks are still out → Twilio `clear`; each side closed
 // when the other closes. No signature checks, tickets, DSP, pacing,
 // truncation, cancellation, limits or telemetry, and no per-call logging
 // (the bench counts every non-JSON output line as a warning).
@@ -29,7 +30,7 @@ const PUBLIC_URL = process.env.PUBLIC_URL ?? `http://localhost:${PORT}`;
 const OPENAI_BASE_URL = (process.env.OPENAI_BASE_URL ?? 'https://api.openai.com').replace(/\/+$/, '');
 const OPENAI_API_KEY = process.env.OPENAI_API_KEY ?? '';
 const MODEL = process.env.OPENAI_REALTIME_MODEL ?? 'gpt-realtime';
-const MARK_EVERY = 3;
+const MARK_EVERY_BYTES = 480; // 60 ms of μ-law
 
 const SESSION_UPDATE = JSON.stringify({
   type: 'session.update',
@@ -69,8 +70,9 @@ function relayCall(twilio: WebSocket): void {
   // Appends that arrive before the upstream socket is open wait here rather than being lost.
   const pending: string[] = [];
   let streamSid = '';
-  let framesOut = 0;
+  let bytesUnmarked = 0;
   let marksSent = 0;
+  let marksOut = 0;
   let playingItem: string | undefined;
 
   const sendUpstream = (text: string): void => {
@@ -102,7 +104,12 @@ function relayCall(twilio: WebSocket): void {
             if (twilio.readyState !== WebSocket.OPEN) return;
             playingItem = event.item_id;
             twilio.send(JSON.stringify({ event: 'media', streamSid, media: { payload: event.delta } }));
-            if (++framesOut % MARK_EVERY === 0) twilio.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: `m${++marksSent}` } }));
+            bytesUnmarked += Math.floor((event.delta!.length * 3) / 4);
+            if (bytesUnmarked >= MARK_EVERY_BYTES) {
+              bytesUnmarked = 0;
+              marksOut++;
+              twilio.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: `m${++marksSent}` } }));
+            }
             return;
           case 'response.output_audio.done':
           case 'response.done':
@@ -110,9 +117,10 @@ function relayCall(twilio: WebSocket): void {
             return;
           case 'input_audio_buffer.speech_started':
             // The caller talks over the answer: drop what Twilio still has queued.
-            if (playingItem !== undefined && twilio.readyState === WebSocket.OPEN) {
+            if ((playingItem !== undefined || marksOut > 0) && twilio.readyState === WebSocket.OPEN) {
               twilio.send(JSON.stringify({ event: 'clear', streamSid }));
               playingItem = undefined;
+              marksOut = 0;
             }
             return;
           case 'error':
@@ -138,6 +146,7 @@ function relayCall(twilio: WebSocket): void {
         streamSid = message.start!.streamSid;
         return;
       case 'mark':
+        marksOut = Math.max(0, marksOut - 1);
         return;
       case 'stop':
         closeBoth();

@@ -1,6 +1,6 @@
 // Owns the AI → caller audio path of one call: decode audio deltas,
-// transcode them to μ-law 8 kHz, pace 20 ms frames to Twilio close to real
-// time, place marks so the MarkLedger learns what was heard, and silence the
+// transcode them to μ-law 8 kHz, pace them to Twilio close to real time
+// (see outbound-pacer), place marks so the MarkLedger learns what was heard, and silence the
 // line at once on barge-in. Deltas of a response the bridge cancelled never
 // reach this class (the session drops them).
 
@@ -8,16 +8,17 @@ import type { AudioMode } from '../config/config.js';
 import { createOutboundTranscoder, type OutboundTranscoder } from '../audio/index.js';
 import { clearMessage, markMessage, mediaMessage } from '../twilio/media-stream-writer.js';
 import { MarkLedger, type Interruption } from './mark-ledger.js';
-import { OutboundPacer } from './outbound-pacer.js';
+import { FRAME_MS, OutboundPacer } from './outbound-pacer.js';
 import { NO_TELEMETRY, type CallTelemetry } from './call-telemetry.js';
 
-const TICK_MS = 20;
-/** A mark every 3 frames bounds truncation error to that many ms at a third of one mark per frame. */
+/** How soon a backed-up Twilio socket is looked at again. */
+const RETRY_MS = 20;
+/** A mark once 60 ms or more went out unmarked (after each message): truncation knows what was heard to about a message. */
 const MARK_EVERY_MS = 60;
 
 /** Twilio's socket as this path sees it. */
 export interface TwilioSink {
-  /** What one tick sends (a media frame and its mark) leaves in one socket write: see net/write-coalescer. */
+  /** What one tick sends (media and its mark) leaves in one socket write: see net/write-coalescer. */
   send(text: string): void;
 }
 
@@ -128,16 +129,17 @@ export class AssistantAudioPath {
       this.#markEndOfItem();
       return this.#schedule();
     }
-    for (let frame = this.#pacer.next(now); frame !== undefined; frame = this.#pacer.next(now)) {
+    for (let chunk = this.#pacer.next(now); chunk !== undefined; chunk = this.#pacer.next(now)) {
       // The answer before this one ends here: its tail gets a mark of its own, so a barge-in while it still plays
       // truncates it where it was heard, not only the new answer.
-      if (frame.itemId !== this.ledger.currentItemId) this.#placeMark();
+      if (chunk.itemId !== this.ledger.currentItemId) this.#placeMark();
       this.#lastSentAt = now;
-      this.twilio.send(mediaMessage(this.streamSid, frame.bytes));
-      this.ledger.recordSent(frame.itemId, frame.ms);
-      this.stats.framesOut++;
+      this.twilio.send(mediaMessage(this.streamSid, chunk.bytes));
+      this.ledger.recordSent(chunk.itemId, chunk.ms);
+      const frames = Math.ceil(chunk.ms / FRAME_MS);
+      this.stats.framesOut += frames;
       this.telemetry.audioSent();
-      this.telemetry.framesOut(1);
+      this.telemetry.framesOut(frames);
       sent = true;
       if (this.ledger.unmarkedMs >= MARK_EVERY_MS) this.#placeMark();
     }
@@ -184,7 +186,7 @@ export class AssistantAudioPath {
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -216,12 +218,19 @@ export class AssistantAudioPath {
     this.#receivedMs.set(itemId, (this.#receivedMs.get(itemId) ?? 0) + ms);
   }
 
+  /**
+   * Wakes the path when the pacer can next release audio (audio that waits for more of its item needs no timer:
+   * the next delta or the item's end ticks). A pending wake-up is kept: the lead only grows between clears, so it
+   * is never too late, and one that comes early just schedules the next.
+   */
   #schedule(): void {
-    const needed = this.#pacer.queuedMs > 0;
-    if (needed && this.#timer === undefined) {
-      this.#timer = setInterval(() => this.runGuarded(() => this.tick()), TICK_MS);
-    } else if (!needed && this.#timer !== undefined) {
-      this.stop();
-    }
+    const wait = this.#pacer.queuedMs > 0 && !this.twilioReady() ? RETRY_MS : this.#pacer.heldForMs(this.now());
+    if (wait === undefined) this.stop();
+    else if (this.#timer === undefined) this.#timer = setTimeout(this.#wake, Math.ceil(wait));
   }
+
+  readonly #wake = (): void => {
+    this.#timer = undefined;
+    this.runGuarded(() => this.tick());
+  };
 }
