@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     `  call            ${report.callSid}, ${ms(report.durationMs)}, ended: ${report.endReason} (close ${report.closeCode ?? '-'})`,
     `  security        webhook HTTP ${report.webhook.status}, signed upgrade ${report.upgradeStatus}, AI socket credential: ${session?.credential.kind ?? '-'} token`,
     `  caller → AI     ${report.framesSent} frames (20 ms μ-law 8 kHz) → ${session?.receivedOfType('input_audio_buffer.append').length ?? 0} appends of PCM16 24 kHz`,
-    `  AI → caller     ${ms(report.audioReceivedMs)} of audio in ${report.media.length} frames, max lead ahead of playback ${ms(report.maxLeadMs)}`,
+    `  AI → caller     ${ms(report.audioReceivedMs)} of audio in ${report.media.length} media messages, max lead ahead of playback ${ms(report.maxLeadMs)}`,
     `  turns           response latency heard by the caller: ${report.latenciesMs.map((l) => ms(l)).join(', ') || '-'}`,
     `  barge-in        ${report.clears.length} clear(s); AI told the caller heard ${ms(truncate?.audio_end_ms)} of the interrupted answer`,
     `  protocol        ${report.violations.length} violations, ${report.marksAcked}/${report.marksSent} marks echoed at playback time`,
