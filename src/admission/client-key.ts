@@ -10,7 +10,6 @@ export const UNPARSEABLE_ADDRESS_KEY = 'unparseable';
 export function clientKey(raw: string): string {
   const ip = bareAddress(raw);
   if (ip === undefined) return UNPARSEABLE_ADDRESS_KEY;
-  if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
   if (!ip.includes(':')) return ip;
   const [head = '', tail = ''] = ip.split('::');
   const left = head === '' ? [] : head.split(':');
@@ -23,10 +22,12 @@ export function clientKey(raw: string): string {
 }
 
 /**
- * The address in a socket's remote address or an X-Forwarded-For entry. Some proxies write the client's port too
+ * The address in a socket's remote address or an X-Forwarded-For entry, IPv4-mapped IPv6 (how dual-stack sockets
+ * report IPv4 peers) unwrapped; undefined if there is none. Some proxies write the client's port too
  * (`203.0.113.7:40001`, `[2001:db8::1]:40001`): counted with it, every source port would be a new client.
  */
-function bareAddress(value: string): string | undefined {
+export function bareAddress(value: string): string | undefined {
+  if (value.startsWith('::ffff:') && isIP(value.slice(7)) === 4) return value.slice(7);
   if (isIP(value) !== 0) return value;
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(value)?.[1];
   if (v4 !== undefined && isIP(v4) === 4) return v4;

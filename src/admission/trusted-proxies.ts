@@ -4,6 +4,7 @@
 // per-address cap. Pure.
 
 import { BlockList, isIP } from 'node:net';
+import { bareAddress } from './client-key.js';
 
 /**
  * `false`/0: no proxy. A hop count: every peer is taken for the proxy (the bridge cannot tell which one it is, so
@@ -20,9 +21,7 @@ export function trustedProxyPeer(trust: boolean | number | readonly string[]): (
     else list.addSubnet(address, Number(prefix), family);
   }
   return (address) => {
-    // Dual-stack sockets report IPv4 peers as IPv4-mapped IPv6.
-    const bare = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-    const family = isIP(bare);
-    return family !== 0 && list.check(bare, family === 6 ? 'ipv6' : 'ipv4');
+    const bare = bareAddress(address);
+    return bare !== undefined && list.check(bare, isIP(bare) === 6 ? 'ipv6' : 'ipv4');
   };
 }

@@ -1,7 +1,7 @@
 // Owns the AI → caller audio path of one call: decode audio deltas,
 // transcode them to μ-law 8 kHz, pace them to Twilio close to real time
-// (see outbound-pacer), place marks so the MarkLedger learns what was heard, and silence the
-// line at once on barge-in. Deltas of a response the bridge cancelled never
+// (see outbound-pacer), place marks so the MarkLedger learns what was
+// heard, and silence the line at once on barge-in. Deltas of a response the bridge cancelled never
 // reach this class (the session drops them).
 
 import type { AudioMode } from '../config/config.js';
