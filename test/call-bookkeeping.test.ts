@@ -147,6 +147,58 @@ test('messages span delta boundaries, never mix items, and a finished item flush
   assert.equal(pacer.next(0)!.bytes.length, 10);
 });
 
+test('the pacer hands back every byte it was given, in order and item by item, across ring wraps and growth', () => {
+  // A reference model: the bytes of each item, in the order they were queued. Deltas of random sizes arrive slower
+  // than real time, with bursts of large ones (up to 750 ms: the ring grows), so the queue fills and drains and its
+  // head wraps round the ring's end. The caller reuses its buffer at once.
+  let state = 0x2545_f491;
+  const random = (n: number): number => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    return state % n;
+  };
+  const pacer = new OutboundPacer(200);
+  const given = new Map<string, number[]>();
+  const got = new Map<string, number[]>();
+  const scratch = new Uint8Array(6000);
+  let value = 0;
+  let item = 0;
+  let now = 0;
+  for (let step = 0; step < 3000; step++) {
+    if (random(3) === 0) {
+      const itemId = `item${item}`;
+      const bytes = scratch.subarray(0, 1 + random(step % 400 < 40 ? 6000 : 1300));
+      for (let i = 0; i < bytes.length; i++) bytes[i] = value++ & 0xff;
+      pacer.enqueue(itemId, bytes);
+      given.set(itemId, [...(given.get(itemId) ?? []), ...bytes]);
+      if (random(4) === 0) pacer.endItem(`item${item++}`);
+    }
+    now += random(60);
+    for (let c = pacer.next(now); c; c = pacer.next(now)) {
+      assert.ok(c.bytes.length <= 480 && c.bytes.length > 0);
+      got.set(c.itemId, [...(got.get(c.itemId) ?? []), ...c.bytes]);
+    }
+  }
+  pacer.endItem(`item${item}`);
+  for (now += 1000; pacer.queuedMs > 0; now += 1000) for (let c = pacer.next(now); c; c = pacer.next(now)) got.set(c.itemId, [...(got.get(c.itemId) ?? []), ...c.bytes]);
+  assert.ok(item > 100, 'many items went through');
+  assert.deepEqual([...got.keys()], [...given.keys()], 'every item, in order');
+  for (const [itemId, bytes] of given) assert.deepEqual(got.get(itemId), bytes, `${itemId}: its bytes, unchanged`);
+});
+
+test('dropping the oldest audio keeps the newest frame and the item boundaries', () => {
+  const pacer = new OutboundPacer(200);
+  pacer.enqueue('a', new Uint8Array(1600).fill(1));
+  pacer.enqueue('b', new Uint8Array(800).fill(2));
+  assert.deepEqual(pacer.queuedItemIds, ['a', 'b']);
+  assert.equal(pacer.dropOldest(200), 200, 'whole frames: all of a');
+  assert.deepEqual(pacer.queuedItemIds, ['b']);
+  assert.equal(pacer.dropOldest(10), 20, 'rounded up to a frame');
+  assert.equal(pacer.dropOldest(1000), 60, 'the newest frame stays');
+  assert.equal(pacer.queuedMs, 20);
+  const last = pacer.next(0)!;
+  assert.deepEqual([last.itemId, last.bytes.length, last.bytes[0]], ['b', 160, 2]);
+});
+
 test('the inbound timeline fills dropped-packet gaps and drops stale frames', () => {
   const t = new InboundTimeline();
   assert.deepEqual(t.accept(0, 160, 0), { kind: 'in_order', fillMs: 0 });

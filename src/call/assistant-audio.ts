@@ -64,20 +64,17 @@ export class AssistantAudioPath {
 
   /** One `response.output_audio.delta` payload (base64, session output format). */
   pushDelta(itemId: string, base64: string): void {
+    // Decoded into scratch, not a new buffer per delta: the pacer copies what it keeps into its ring.
+    const bytes = Buffer.byteLength(base64, 'base64');
+    if (bytes > this.#decodeBuffer.length) this.#decodeBuffer = Buffer.allocUnsafe(bytes);
+    const raw = this.#decodeBuffer.subarray(0, this.#decodeBuffer.write(base64, 'base64'));
     let mulaw: Uint8Array;
     if (this.#transcoder === undefined) {
-      // The pacer keeps these bytes: a Buffer of their own.
-      mulaw = Buffer.from(base64, 'base64');
-      this.#addReceived(itemId, mulaw.length / 8);
+      mulaw = raw;
+      this.#addReceived(itemId, raw.length / 8);
     } else {
-      // PCM is consumed at once: decoded into scratch, not a new buffer per delta.
-      const bytes = Buffer.byteLength(base64, 'base64');
-      if (bytes > this.#decodeBuffer.length) this.#decodeBuffer = Buffer.allocUnsafe(bytes);
-      const raw = this.#decodeBuffer.subarray(0, this.#decodeBuffer.write(base64, 'base64'));
       const t0 = performance.now();
-      // The transcoder returns a view of its own buffer; the pacer needs a copy it can keep. Buffer.from
-      // copies into Node's slab, several times cheaper than a small Uint8Array of its own.
-      mulaw = Buffer.from(this.#transcoder.transcode(raw));
+      mulaw = this.#transcoder.transcode(raw);
       this.telemetry.transcoded('out', (performance.now() - t0) * 1000);
       this.#addReceived(itemId, raw.length / 48);
     }

@@ -19,27 +19,37 @@ const MAX_CHUNK_FRAMES = 3;
 
 export interface OutboundChunk {
   readonly itemId: string;
-  /** A view valid until the next call to `next`. */
+  /** A view valid until the next call to `next`, `enqueue` or `clear`. */
   readonly bytes: Uint8Array;
   readonly ms: number;
 }
 
-interface Chunk {
+/** Where one item's queued audio ends, as a count of bytes ever queued. */
+interface Span {
   readonly itemId: string;
-  readonly bytes: Uint8Array;
-  offset: number;
+  end: number;
 }
 
+/** Room for half a second to start with: replies streamed in real time never need more. */
+const INITIAL_RING_BYTES = 4096;
+/** A ring grown past this (Twilio stalled, a long reply held) goes back to the initial size once empty. */
+const KEEP_RING_BYTES = 65_536;
+
 export class OutboundPacer {
-  #queue: Chunk[] = [];
-  #queuedBytes = 0;
+  // Held audio lives in one ring per call, copied in as it arrives: a reply streamed ahead of real time is seconds
+  // of audio, and a Buffer per delta kept that long was promoted by the GC and held Node's shared 8 KB slabs.
+  #ring = new Uint8Array(INITIAL_RING_BYTES);
+  /** Bytes ever queued and ever taken out: positions in the ring are these modulo its length. */
+  #head = 0;
+  #tail = 0;
+  #spans: Span[] = [];
   #endedItem: string | undefined;
   /** Wall-clock ms at which everything sent so far will have played. */
   #playedUntil = 0;
   readonly #chunkBytes: number;
   /** Audio goes out only once the lead is down to this: then a whole chunk fits under the bound. */
   readonly #refillAtMs: number;
-  // A message is assembled here when it spans two deltas, so steady state allocates nothing.
+  // A message is assembled here when it wraps round the ring's end.
   readonly #scratch: Uint8Array;
 
   constructor(private readonly maxLeadMs: number) {
@@ -51,14 +61,12 @@ export class OutboundPacer {
   }
 
   get queuedMs(): number {
-    return this.#queuedBytes / BYTES_PER_MS;
+    return (this.#tail - this.#head) / BYTES_PER_MS;
   }
 
   /** The items with audio queued here, in the order they would go out. */
   get queuedItemIds(): string[] {
-    const ids: string[] = [];
-    for (const chunk of this.#queue) if (ids.at(-1) !== chunk.itemId) ids.push(chunk.itemId);
-    return ids;
+    return this.#spans.map((span) => span.itemId);
   }
 
   /** Milliseconds of sent audio not yet played, by the pacer's clock. */
@@ -66,11 +74,21 @@ export class OutboundPacer {
     return Math.max(0, this.#playedUntil - now);
   }
 
-  /** Takes ownership of `bytes`. */
+  /** Copies `bytes` in: the caller may reuse them at once. */
   enqueue(itemId: string, bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.#queue.push({ itemId, bytes, offset: 0 });
-    this.#queuedBytes += bytes.length;
+    const length = bytes.length;
+    if (length === 0) return;
+    const queued = this.#tail - this.#head;
+    if (queued + length > this.#ring.length) this.#resize(queued + length);
+    const capacity = this.#ring.length;
+    const at = this.#tail % capacity;
+    const first = Math.min(length, capacity - at);
+    this.#ring.set(first === length ? bytes : bytes.subarray(0, first), at);
+    if (first < length) this.#ring.set(bytes.subarray(first), 0);
+    this.#tail += length;
+    const last = this.#spans[this.#spans.length - 1];
+    if (last !== undefined && last.itemId === itemId) last.end = this.#tail;
+    else this.#spans.push({ itemId, end: this.#tail });
   }
 
   /** No more audio will come for `itemId`: its last partial frame may go out. */
@@ -84,26 +102,19 @@ export class OutboundPacer {
     if (this.#playedUntil - now > this.#refillAtMs) return undefined;
     const size = this.#readyBytes();
     if (size === 0) return undefined;
-    const head = this.#queue[0]!;
-    const itemId = head.itemId;
+    const itemId = this.#spans[0]!.itemId;
+    const capacity = this.#ring.length;
+    const at = this.#head % capacity;
     let bytes: Uint8Array;
-    if (head.bytes.length - head.offset >= size) {
-      bytes = head.bytes.subarray(head.offset, head.offset + size);
-      head.offset += size;
+    if (at + size <= capacity) {
+      bytes = this.#ring.subarray(at, at + size);
     } else {
-      let filled = 0;
-      while (filled < size) {
-        const chunk = this.#queue[0]!;
-        const take = Math.min(size - filled, chunk.bytes.length - chunk.offset);
-        this.#scratch.set(chunk.bytes.subarray(chunk.offset, chunk.offset + take), filled);
-        chunk.offset += take;
-        filled += take;
-        if (chunk.offset === chunk.bytes.length) this.#queue.shift();
-      }
+      const first = capacity - at;
+      this.#scratch.set(this.#ring.subarray(at), 0);
+      this.#scratch.set(this.#ring.subarray(0, size - first), first);
       bytes = this.#scratch.subarray(0, size);
     }
-    if (head.offset === head.bytes.length && this.#queue[0] === head) this.#queue.shift();
-    this.#queuedBytes -= size;
+    this.#advanceHead(size);
     const ms = size / BYTES_PER_MS;
     this.#playedUntil += ms;
     return { itemId, bytes, ms };
@@ -120,38 +131,62 @@ export class OutboundPacer {
 
   /** Bytes the next message would carry: whole frames of the head item up to a chunk, or its last partial frame. */
   #readyBytes(): number {
-    const head = this.#queue[0];
+    const head = this.#spans[0];
     if (head === undefined) return 0;
-    const itemId = head.itemId;
     // A message never mixes two items, so item boundaries stay exact for truncation.
-    let available = 0;
-    for (const chunk of this.#queue) {
-      if (chunk.itemId !== itemId) break;
-      available += chunk.bytes.length - chunk.offset;
-      if (available >= this.#chunkBytes) return this.#chunkBytes;
-    }
-    // Items are queued one after another, so a later item exists iff the tail differs.
-    const itemFinished = this.#endedItem === itemId || this.#queue[this.#queue.length - 1]!.itemId !== itemId;
+    const available = head.end - this.#head;
+    if (available >= this.#chunkBytes) return this.#chunkBytes;
+    // Items are queued one after another, so a later item exists iff there is a second span.
+    const itemFinished = this.#endedItem === head.itemId || this.#spans.length > 1;
     // Whole frames only, until the item's last audio: its partial frame goes with it.
     return itemFinished ? available : available - (available % FRAME_BYTES);
   }
 
-  /** Drops about `ms` of the oldest queued audio (whole chunks); returns the ms dropped. */
+  /** Drops about `ms` of the oldest queued audio (whole frames, never the newest frame); returns the ms dropped. */
   dropOldest(ms: number): number {
-    let dropped = 0;
-    while (dropped < ms && this.#queue.length > 1) {
-      const chunk = this.#queue.shift()!;
-      const bytes = chunk.bytes.length - chunk.offset;
-      this.#queuedBytes -= bytes;
-      dropped += bytes / BYTES_PER_MS;
-    }
-    return dropped;
+    const queued = this.#tail - this.#head;
+    const bytes = Math.min(Math.ceil((ms * BYTES_PER_MS) / FRAME_BYTES) * FRAME_BYTES, Math.max(0, queued - FRAME_BYTES));
+    if (bytes <= 0) return 0;
+    this.#advanceHead(bytes);
+    return bytes / BYTES_PER_MS;
   }
 
   /** Drops everything queued (barge-in); playback on Twilio's side is cleared too. */
   clear(now: number): void {
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#head = this.#tail;
+    this.#spans = [];
     this.#playedUntil = now;
+    this.#shrinkIfEmpty();
+  }
+
+  #advanceHead(bytes: number): void {
+    this.#head += bytes;
+    while (this.#spans.length > 0 && this.#spans[0]!.end <= this.#head) this.#spans.shift();
+    this.#shrinkIfEmpty();
+  }
+
+  #shrinkIfEmpty(): void {
+    if (this.#head !== this.#tail) return;
+    // Positions restart at 0, so they stay small integers however long the call runs.
+    this.#head = this.#tail = 0;
+    if (this.#ring.length > KEEP_RING_BYTES) this.#ring = new Uint8Array(INITIAL_RING_BYTES);
+  }
+
+  /** Grows the ring to hold at least `bytes`, keeping the queued audio in order from position 0. */
+  #resize(bytes: number): void {
+    let capacity = this.#ring.length;
+    while (capacity < bytes) capacity *= 2;
+    const ring = new Uint8Array(capacity);
+    const queued = this.#tail - this.#head;
+    const old = this.#ring.length;
+    const at = this.#head % old;
+    const first = Math.min(queued, old - at);
+    ring.set(this.#ring.subarray(at, at + first), 0);
+    if (first < queued) ring.set(this.#ring.subarray(0, queued - first), first);
+    this.#ring = ring;
+    // Span ends are absolute counts; rebase them with the positions.
+    for (const span of this.#spans) span.end -= this.#head;
+    this.#tail = queued;
+    this.#head = 0;
   }
 }
