@@ -243,7 +243,7 @@ export class CallSession {
         onAttempt: (attempt) => {
           // A failed rollover leaves the old session serving; it is tried again later, not on every tick.
           if (attempt.kind === 'rollover' && attempt.outcome !== 'ok') this.#nextRolloverAt = this.#now() + ROLLOVER_RETRY_MS;
-          if (attempt.outcome !== 'ok') this.#log.warn({ attempt: attempt.attempt, kind: attempt.kind, outcome: attempt.outcome, reason: attempt.reason }, 'AI connect attempt failed');
+          if (attempt.outcome !== 'ok' && attempt.outcome !== 'abandoned') this.#log.warn({ attempt: attempt.attempt, kind: attempt.kind, outcome: attempt.outcome, reason: attempt.reason }, 'AI connect attempt failed');
           options.onConnectAttempt?.(attempt);
         },
       },

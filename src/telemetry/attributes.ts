@@ -145,7 +145,8 @@ export type AuthOutcome =
   | 'ticket_expired'
   | 'ticket_reused'
   | 'call_mismatch';
-export type UpstreamOutcome = 'ok' | 'rejected' | 'auth_failed' | 'closed' | 'timeout' | 'error';
+/** `abandoned`: the call ended while the attempt was under way (not a failure of the AI service). */
+export type UpstreamOutcome = 'ok' | 'rejected' | 'auth_failed' | 'closed' | 'timeout' | 'error' | 'abandoned';
 export type PhaseOutcome = 'ok' | 'failed' | 'gave_up';
 export type FrameDirection = 'in' | 'out';
 export type DropReason = 'backpressure' | 'malformed' | 'late' | 'upstream_down' | 'cancelled';

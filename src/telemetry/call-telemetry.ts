@@ -19,7 +19,7 @@ const OUTCOMES: Record<CallEndOutcome, CallOutcome> = {
   error: 'error',
 };
 
-function upstreamOutcome(a: LinkAttempt): Exclude<UpstreamOutcome, 'ok'> {
+function upstreamOutcome(a: LinkAttempt): Exclude<UpstreamOutcome, 'ok' | 'abandoned'> {
   const f = a.failure;
   if (f?.timeout) return 'timeout';
   if (f?.httpStatus === 401 || f?.httpStatus === 403) return 'auth_failed';
@@ -48,6 +48,7 @@ export class OtelCallTelemetry implements CallTelemetry {
       tokenMint: (ttl) => stream.tokenMint(ttl),
       finished(a) {
         if (a.outcome === 'ok') span.ready();
+        else if (a.outcome === 'abandoned') span.abandoned();
         else
           span.failed({
             outcome: upstreamOutcome(a),

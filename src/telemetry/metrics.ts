@@ -64,7 +64,7 @@ export const BUCKETS = {
 export const FRAME_SAMPLE_EVERY = 8;
 
 const CALL_OUTCOMES: readonly CallOutcome[] = ['completed', 'caller_hangup', 'upstream_failed', 'fallback', 'rejected', 'error', 'drained'];
-const UPSTREAM_OUTCOMES: readonly UpstreamOutcome[] = ['ok', 'rejected', 'auth_failed', 'closed', 'timeout', 'error'];
+const UPSTREAM_OUTCOMES: readonly UpstreamOutcome[] = ['ok', 'rejected', 'auth_failed', 'closed', 'timeout', 'error', 'abandoned'];
 const PHASE_OUTCOMES: readonly PhaseOutcome[] = ['ok', 'failed', 'gave_up'];
 const DROP_REASONS: readonly DropReason[] = ['backpressure', 'malformed', 'late', 'upstream_down', 'cancelled'];
 const DIRECTIONS: readonly FrameDirection[] = ['in', 'out'];

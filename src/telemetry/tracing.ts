@@ -79,7 +79,7 @@ export class SpanOperation {
 }
 
 export interface ConnectFailure {
-  readonly outcome: Exclude<UpstreamOutcome, 'ok'>;
+  readonly outcome: Exclude<UpstreamOutcome, 'ok' | 'abandoned'>;
   readonly closeCode?: number;
   readonly closeReason?: string;
   readonly httpStatus?: number;
@@ -95,6 +95,13 @@ export class ConnectAttempt {
     if (this.ended) return;
     this.span.setAttribute(ATTR.upstreamOutcome, 'ok');
     this.end('ok');
+  }
+
+  /** The call ended first: the span ends without an error status, since the AI service did nothing wrong. */
+  abandoned(): void {
+    if (this.ended) return;
+    this.span.setAttribute(ATTR.upstreamOutcome, 'abandoned');
+    this.end('abandoned');
   }
 
   failed(failure: ConnectFailure): void {

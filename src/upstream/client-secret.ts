@@ -32,6 +32,8 @@ export interface MintOptions {
   readonly model: string;
   readonly ttlSeconds: number;
   readonly timeoutMs: number;
+  /** The call ended: the mint is abandoned (and fails as transient, which nobody is waiting for any more). */
+  readonly signal?: AbortSignal;
   readonly fetch?: typeof fetch;
 }
 
@@ -52,9 +54,10 @@ export async function mintClientSecret(opts: MintOptions): Promise<ClientSecret>
         expires_after: { anchor: 'created_at', seconds: opts.ttlSeconds },
         session: { type: 'realtime', model: opts.model },
       }),
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      signal: opts.signal === undefined ? AbortSignal.timeout(opts.timeoutMs) : AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), opts.signal]),
     });
   } catch (err) {
+    if (opts.signal?.aborted === true) throw new ClientSecretError('transient', undefined, 'abandoned');
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     throw new ClientSecretError('transient', undefined, timedOut ? `no answer within ${opts.timeoutMs} ms` : 'network error');
   }

@@ -23,12 +23,16 @@ export interface ConnectObserver {
   tokenMint(ttlSeconds: number): { ok(): void; fail(errorType: string): void };
 }
 
-/** Opens a configured session. Rejects with ClientSecretError or RealtimeConnectError. */
-export type UpstreamConnector = (handlers: RealtimeHandlers, observer?: ConnectObserver) => Promise<RealtimeConnection>;
+/**
+ * Opens a configured session. Rejects with ClientSecretError or RealtimeConnectError. Once `signal` aborts (the call
+ * ended) it stops at the step it is on: the mint's request, the upgrade or the wait for the confirmation, and closes
+ * what it opened, so an ended call leaves no session open on the AI service.
+ */
+export type UpstreamConnector = (handlers: RealtimeHandlers, observer?: ConnectObserver, signal?: AbortSignal) => Promise<RealtimeConnection>;
 
 export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector {
   const update = sessionUpdate(settings);
-  return async (handlers, observer) => {
+  return async (handlers, observer, signal) => {
     const mint = observer?.tokenMint(settings.tokenTtlSeconds);
     let secret;
     try {
@@ -38,6 +42,7 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
         model: settings.model,
         ttlSeconds: settings.tokenTtlSeconds,
         timeoutMs: settings.connectTimeoutMs,
+        ...(signal === undefined ? {} : { signal }),
       });
       mint?.ok();
     } catch (err) {
@@ -64,13 +69,24 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
       },
     };
     const connection = await RealtimeConnection.open(
-      { baseUrl: settings.baseUrl, model: settings.model, credential: secret.value, timeoutMs: settings.connectTimeoutMs, keepalive: settings.keepalive },
+      {
+        baseUrl: settings.baseUrl,
+        model: settings.model,
+        credential: secret.value,
+        timeoutMs: settings.connectTimeoutMs,
+        keepalive: settings.keepalive,
+        ...(signal === undefined ? {} : { signal }),
+      },
       setup,
     );
     connection.send(update);
     const timer = setTimeout(() => settle?.({ kind: 'timeout' }), settings.connectTimeoutMs);
+    const abandon = (): void => settle?.({ kind: 'abandoned' });
+    if (signal?.aborted === true) abandon();
+    else signal?.addEventListener('abort', abandon, { once: true });
     const failure = await configured;
     clearTimeout(timer);
+    signal?.removeEventListener('abort', abandon);
     settle = undefined;
     if (failure !== undefined) {
       connection.close(1000, 'setup failed');

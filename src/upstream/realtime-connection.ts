@@ -16,7 +16,9 @@ export type ConnectFailure =
   /** The socket opened but closed before the session was configured. */
   | { readonly kind: 'closed'; readonly code: number; readonly reason: string }
   /** The server answered the session configuration with an error: retrying cannot help. */
-  | { readonly kind: 'config_rejected'; readonly code: string };
+  | { readonly kind: 'config_rejected'; readonly code: string }
+  /** The caller gave up first (the call ended): nobody waits for this session any more. */
+  | { readonly kind: 'abandoned' };
 
 export class RealtimeConnectError extends Error {
   readonly code = 'BRIDGE_ERR_UPSTREAM_CONNECT';
@@ -38,6 +40,8 @@ function describe(failure: ConnectFailure): string {
       return `AI session closed during setup (${failure.code}${failure.reason ? ` ${failure.reason}` : ''})`;
     case 'config_rejected':
       return `AI service rejected the session configuration (${failure.code})`;
+    case 'abandoned':
+      return 'upstream connect abandoned';
   }
 }
 
@@ -52,6 +56,8 @@ export interface RealtimeConnectOptions {
   readonly maxPayload?: number;
   /** Liveness check of the open socket; DEFAULT_KEEPALIVE unless given. */
   readonly keepalive?: KeepaliveSettings;
+  /** Aborted: the upgrade is dropped wherever it is, and open rejects with an `abandoned` failure. */
+  readonly signal?: AbortSignal;
 }
 
 export interface KeepaliveSettings {
@@ -136,9 +142,11 @@ export class RealtimeConnection {
       let tcp: Socket | undefined;
       ws.once('upgrade', (res) => { tcp = res.socket as Socket; });
       let settled = false;
+      const abandon = (): void => fail({ kind: 'abandoned' });
       const fail = (failure: ConnectFailure): void => {
         if (settled) return;
         settled = true;
+        opts.signal?.removeEventListener('abort', abandon);
         ws.removeAllListeners();
         ws.on('error', () => {});
         ws.terminate();
@@ -151,8 +159,11 @@ export class RealtimeConnection {
       ws.once('error', (err: Error) => {
         fail(/timeout/i.test(err.message) ? { kind: 'timeout' } : { kind: 'network', message: err.message.slice(0, 120) });
       });
+      if (opts.signal?.aborted === true) return abandon();
+      opts.signal?.addEventListener('abort', abandon, { once: true });
       ws.once('open', () => {
         settled = true;
+        opts.signal?.removeEventListener('abort', abandon);
         ws.removeAllListeners();
         const connection = new RealtimeConnection(ws, tcp, opts.keepalive ?? DEFAULT_KEEPALIVE);
         connection.#attach(handlers);

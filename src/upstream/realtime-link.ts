@@ -17,7 +17,8 @@ export type SessionKind = 'initial' | 'reconnect' | 'rollover';
 export interface ConnectAttempt {
   readonly attempt: number;
   readonly kind: SessionKind;
-  readonly outcome: 'ok' | 'transient' | 'fatal';
+  /** `abandoned`: the call ended while the attempt was under way. */
+  readonly outcome: 'ok' | 'transient' | 'fatal' | 'abandoned';
   readonly reason?: string;
   readonly ms: number;
   /** What the failure looked like on the wire, when known. */
@@ -73,6 +74,8 @@ export class RealtimeLink {
   #retryTimer: NodeJS.Timeout | undefined;
   #stableTimer: NodeJS.Timeout | undefined;
   #attempts = 0;
+  /** Ends the connect under way, if any: aborts its steps and reports it abandoned. */
+  #abandonAttempt: (() => void) | undefined;
   readonly #policy: ReconnectPolicy;
 
   constructor(
@@ -132,6 +135,9 @@ export class RealtimeLink {
     clearTimeout(this.#stableTimer);
     this.#current?.close(1000, 'call ended');
     this.#current = undefined;
+    // A connect under way would otherwise still mint a token, upgrade and configure a session nobody uses, held
+    // until its confirmation or its timeout.
+    this.#abandonAttempt?.();
   }
 
   #open(kind: SessionKind): void {
@@ -140,9 +146,18 @@ export class RealtimeLink {
     const attempt = ++this.#attempts;
     const startedAt = this.options.now();
     const observer = this.handlers.onAttemptStart?.(attempt, kind);
+    const abort = new AbortController();
+    let reported = false;
     const report = (a: ConnectAttempt) => {
+      if (reported) return;
+      reported = true;
+      this.#abandonAttempt = undefined;
       observer?.finished(a);
       this.handlers.onAttempt?.(a);
+    };
+    this.#abandonAttempt = () => {
+      abort.abort();
+      report({ attempt, kind, outcome: 'abandoned', ms: this.options.now() - startedAt });
     };
     let connection: RealtimeConnection | undefined;
     let ready = false;
@@ -176,6 +191,7 @@ export class RealtimeLink {
         },
         },
         observer,
+        abort.signal,
       )
       .then(
         (opened) => {
