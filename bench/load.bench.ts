@@ -19,6 +19,8 @@
 //   npm run bench:load -- --levels=0,150 --profile=/tmp/prof   V8 profile of each window
 //   npm run bench:load -- --telemetry     the bridge with the OTel preload and metrics on
 //   npm run bench:load -- --reply=burst   answers streamed as 160 ms deltas at 8× real time (as the service does)
+//   npm run bench:load -- --levels=0,200 --modes=pcm24k --bridge-node-flags=--trace-gc-nvp --bridge-log=/tmp/gc.log
+//                                           the bridge's GC trace, for bench/gc-summary.ts
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -65,6 +67,8 @@ const PROFILE_DIR = flag('profile') === undefined ? undefined : resolve(flag('pr
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 /** --bridge-node-flags='--max-semi-space-size=64 …': node flags for the bridge process (not the relay's), to measure runtime tuning. */
 const BRIDGE_NODE_FLAGS = (flag('bridge-node-flags') ?? '').split(' ').filter((f) => f !== '');
+/** --bridge-log=FILE: everything the bridge writes is appended to FILE, e.g. with --bridge-node-flags=--trace-gc-nvp. */
+const BRIDGE_LOG = flag('bridge-log') === undefined ? undefined : resolve(flag('bridge-log')!);
 /** --telemetry: the bridge runs with the OpenTelemetry preload and metrics on, as in production (the relay never does). */
 const TELEMETRY = argv.includes('--telemetry');
 const WARMUP_CALLS = 20;
@@ -159,7 +163,7 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
     authToken: AUTH_TOKEN,
     apiKey: API_KEY,
     cpu: pinned ? '1' : undefined,
-    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS, telemetry: TELEMETRY }),
+    ...(mode === 'relay' ? { entry: 'bench/load/reference-relay.ts' } : { nodeFlags: BRIDGE_NODE_FLAGS, telemetry: TELEMETRY, ...(BRIDGE_LOG === undefined ? {} : { outputLog: BRIDGE_LOG }) }),
   });
   gen.setBridgeUrl(bridge.url);
   console.log(`\n[${mode}] ${mode === 'relay' ? 'reference relay' : 'bridge'} pid ${bridge.pid} on CPU ${procAllowedCpus(bridge.pid)}, generator on CPU ${procAllowedCpus(process.pid)}`);

@@ -5,6 +5,7 @@
 // over IPC. Stops only the process it started, by its pid.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LoopSample, MemSample } from './loop-probe.js';
@@ -38,6 +39,8 @@ export interface BridgeProcessOptions {
   readonly nodeFlags?: readonly string[];
   /** Start the bridge as production does, with the OpenTelemetry preload, and metrics on (a Prometheus endpoint nobody scrapes). */
   readonly telemetry?: boolean;
+  /** Append everything the process writes (e.g. --trace-gc-nvp lines) to this file. */
+  readonly outputLog?: string;
 }
 
 export class BridgeProcess {
@@ -49,10 +52,11 @@ export class BridgeProcess {
   #loopWaiter: ((s: LoopSample) => void) | undefined;
   #memWaiter: ((s: MemSample) => void) | undefined;
 
-  private constructor(child: ChildProcess, url: string) {
+  private constructor(child: ChildProcess, url: string, outputLog: string | undefined) {
     this.#child = child;
     this.url = url;
     const keep = (chunk: Buffer): void => {
+      if (outputLog !== undefined) appendFileSync(outputLog, chunk);
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line.trim() === '') continue;
         if (/"level":(40|50|60)/.test(line) || !line.startsWith('{')) this.#warnLines++;
@@ -115,7 +119,7 @@ export class BridgeProcess {
         OPENAI_TOKEN_TTL_SECONDS: '600',
       },
     });
-    const bridge = new BridgeProcess(child, `http://127.0.0.1:${port}`);
+    const bridge = new BridgeProcess(child, `http://127.0.0.1:${port}`, o.outputLog);
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (bridge.#exited) throw new Error(`bridge exited at start:\n${bridge.tail()}`);
