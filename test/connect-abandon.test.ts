@@ -1,9 +1,10 @@
 // A call that ends while its AI session is still being set up: the connect
 // under way is dropped at the step it is on (the token mint, the wait for the
 // session's confirmation), so the ended call leaves nothing open on the AI
-// service and its connect attempt is reported as abandoned, not as a failure.
-// Through real sockets: the bridge, an AI server scripted to stall, and a
-// Twilio side played by the test.
+// service and its connect attempt is reported as abandoned, not as a failure
+// (a hand-off to the fallback, where the AI failed the call, counts it as
+// failed). Mostly through real sockets: the bridge, an AI server scripted to
+// stall, and a Twilio side played by the test.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,5 +87,78 @@ test('a call that ends while its token is being minted cancels the mint request 
     await bridge.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("the connector's steps stop when its signal aborts: the mint's span is abandoned, not failed, when the call ended", async () => {
+  const { realtimeConnector } = await import('../src/upstream/connect.js');
+  let mintsSeen = 0;
+  const server = createServer(() => void mintsSeen++); // never answers
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const connect = realtimeConnector({
+    baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    apiKey: 'sk-test',
+    model: 'm',
+    tokenTtlSeconds: 60,
+    connectTimeoutMs: 30_000,
+    audioMode: 'pcmu',
+    instructions: 'x',
+    voice: 'alloy',
+    transcriptionModel: 't',
+  });
+  const ends: string[] = [];
+  const observer = { tokenMint: () => ({ ok: () => ends.push('ok'), fail: (e: string) => ends.push(`fail ${e}`), abandoned: () => ends.push('abandoned') }) };
+  const handlers = { onEvent: () => {}, onMalformed: () => {}, onClose: () => {} };
+  try {
+    for (const cause of ['call_ended', 'gave_up'] as const) {
+      const abort = new AbortController();
+      const attempt = connect(handlers, observer, abort.signal);
+      await eventually(() => mintsSeen === (cause === 'call_ended' ? 1 : 2), 2000, 'the mint request');
+      abort.abort(cause);
+      await assert.rejects(attempt);
+    }
+    assert.deepEqual(ends, ['abandoned', 'fail transient'], 'a call that gave up on the AI counts the mint as failed');
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('the link reports a connect cut short by the end of the call as abandoned, and by a hand-off as failed; a session that opens late is closed', async () => {
+  const { RealtimeLink } = await import('../src/upstream/realtime-link.js');
+  for (const cause of ['call_ended', 'gave_up'] as const) {
+    const signals: AbortSignal[] = [];
+    let resolveLate: ((c: never) => void) | undefined;
+    const attempts: ConnectAttempt[] = [];
+    const link = new RealtimeLink(
+      {
+        // A connector that ignores its signal and opens anyway, later.
+        connect: (_h, _o, signal) => {
+          signals.push(signal!);
+          return new Promise((resolve) => (resolveLate = resolve as (c: never) => void));
+        },
+        now: () => Date.now(),
+        rolloverAfterMs: 3_600_000,
+      },
+      {
+        onEvent: () => {},
+        onMalformed: () => {},
+        onSessionReady: () => assert.fail('no session is handed to a closed link'),
+        onSessionActive: () => {},
+        onOutage: () => {},
+        onFatal: () => {},
+        onAttempt: (a) => attempts.push(a),
+      },
+    );
+    link.start();
+    link.close(cause);
+    assert.equal(signals[0]!.aborted, true);
+    assert.equal(signals[0]!.reason, cause);
+    assert.deepEqual(attempts.map((a) => a.outcome), [cause === 'call_ended' ? 'abandoned' : 'transient']);
+    let closedWith: string | undefined;
+    resolveLate!({ close: (_code: number, reason: string) => (closedWith = reason), isOpen: true } as never);
+    await eventually(() => closedWith !== undefined, 1000, 'the late session to be closed');
+    assert.equal(closedWith, 'call ended');
+    assert.equal(attempts.length, 1, 'reported once');
   }
 });

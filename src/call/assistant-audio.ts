@@ -29,6 +29,8 @@ export interface AssistantAudioStats {
   droppedMs: number;
 }
 
+/** One second of 24 kHz PCM16: deltas are usually 0.1-0.2 s. */
+const MAX_DECODE_SCRATCH_BYTES = 48_000;
 /** Queued assistant audio beyond this is dropped oldest first: memory stays bounded when Twilio stalls. */
 const MAX_QUEUED_MS = 60_000;
 /** No frame for this long (two frame times) means the audio stalled, not a stream arriving at real time. */
@@ -64,10 +66,12 @@ export class AssistantAudioPath {
 
   /** One `response.output_audio.delta` payload (base64, session output format). */
   pushDelta(itemId: string, base64: string): void {
-    // Decoded into scratch, not a new buffer per delta: the pacer copies what it keeps into its ring.
+    // Decoded into scratch, not a new buffer per delta: the pacer copies what it keeps into its ring. A delta
+    // too big for the scratch at its largest gets a buffer of its own, so one huge delta is not kept all call.
     const bytes = Buffer.byteLength(base64, 'base64');
-    if (bytes > this.#decodeBuffer.length) this.#decodeBuffer = Buffer.allocUnsafe(bytes);
-    const raw = this.#decodeBuffer.subarray(0, this.#decodeBuffer.write(base64, 'base64'));
+    if (bytes > this.#decodeBuffer.length && bytes <= MAX_DECODE_SCRATCH_BYTES) this.#decodeBuffer = Buffer.allocUnsafe(bytes);
+    const scratch = bytes <= this.#decodeBuffer.length ? this.#decodeBuffer : Buffer.allocUnsafe(bytes);
+    const raw = scratch.subarray(0, scratch.write(base64, 'base64'));
     let mulaw: Uint8Array;
     if (this.#transcoder === undefined) {
       mulaw = raw;

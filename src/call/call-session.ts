@@ -288,7 +288,8 @@ export class CallSession {
     const rest = this.#telemetry.twilioRest('calls.update');
     // The caller hears comfort audio, not dead air, until Twilio ends the stream for the fallback.
     this.#outage.handingOff();
-    this.#link.close();
+    // Every hand-off is the AI failing the call: a connect still under way counts as failed, not abandoned.
+    this.#link.close('gave_up');
     this.#handoffTimer = setTimeout(() => this.end('fallback', `${reason}; Twilio did not end the stream`, CLOSE_INTERNAL), HANDOFF_GRACE_MS);
     this.options.callControl.redirect(this.ticket.callSid, `<Response>${this.options.fallbackVerbs}</Response>`).then(
       (found) => {

@@ -32,8 +32,8 @@ interface Span {
 
 /** Room for half a second to start with: replies streamed in real time never need more. */
 const INITIAL_RING_BYTES = 4096;
-/** A ring grown past this (Twilio stalled, a long reply held) goes back to the initial size once empty. */
-const KEEP_RING_BYTES = 65_536;
+/** A ring grown past 4 s of audio (Twilio stalled, a long reply held) goes back to the initial size once empty. */
+const KEEP_RING_BYTES = 32_768;
 
 export class OutboundPacer {
   // Held audio lives in one ring per call, copied in as it arrives: a reply streamed ahead of real time is seconds

@@ -63,6 +63,13 @@ export class SpanOperation {
     this.finish();
   }
 
+  /** Given up by our side before it finished (the call ended): no error status, since nothing failed. */
+  abandoned(): void {
+    if (this.ended) return;
+    this.span.setAttribute(ATTR.outcome, 'abandoned');
+    this.finish();
+  }
+
   /** Failure with a low-cardinality error type (e.g. `http_401`, `timeout`, `twilio_20404`). */
   fail(errorType: string, attributes?: Attributes): void {
     if (this.ended) return;

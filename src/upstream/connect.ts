@@ -20,8 +20,11 @@ export interface UpstreamSettings extends SessionSettings {
 
 /** Watches the steps of one connect, for tracing. */
 export interface ConnectObserver {
-  tokenMint(ttlSeconds: number): { ok(): void; fail(errorType: string): void };
+  tokenMint(ttlSeconds: number): { ok(): void; fail(errorType: string): void; abandoned(): void };
 }
+
+/** Why a connect's signal was aborted: the call ended (nobody's fault), or the call gave up on the AI service. */
+export type AbortCause = 'call_ended' | 'gave_up';
 
 /**
  * Opens a configured session. Rejects with ClientSecretError or RealtimeConnectError. Once `signal` aborts (the call
@@ -46,7 +49,8 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
       });
       mint?.ok();
     } catch (err) {
-      mint?.fail(err instanceof ClientSecretError ? `${err.kind}${err.status === undefined ? '' : `_${err.status}`}` : 'error');
+      if (signal?.aborted === true && signal.reason === 'call_ended') mint?.abandoned();
+      else mint?.fail(err instanceof ClientSecretError ? `${err.kind}${err.status === undefined ? '' : `_${err.status}`}` : 'error');
       throw err;
     }
     // Until the server confirms the configuration, events are the setup's business, not the call's. From the
@@ -79,17 +83,19 @@ export function realtimeConnector(settings: UpstreamSettings): UpstreamConnector
       },
       setup,
     );
-    connection.send(update);
-    const timer = setTimeout(() => settle?.({ kind: 'timeout' }), settings.connectTimeoutMs);
     const abandon = (): void => settle?.({ kind: 'abandoned' });
     if (signal?.aborted === true) abandon();
-    else signal?.addEventListener('abort', abandon, { once: true });
+    else {
+      signal?.addEventListener('abort', abandon, { once: true });
+      connection.send(update);
+    }
+    const timer = setTimeout(() => settle?.({ kind: 'timeout' }), settings.connectTimeoutMs);
     const failure = await configured;
     clearTimeout(timer);
     signal?.removeEventListener('abort', abandon);
     settle = undefined;
     if (failure !== undefined) {
-      connection.close(1000, 'setup failed');
+      connection.close(1000, failure.kind === 'abandoned' ? 'call ended' : 'setup failed');
       throw new RealtimeConnectError(failure);
     }
     return connection;

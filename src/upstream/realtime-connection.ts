@@ -129,6 +129,7 @@ export class RealtimeConnection {
   ) {}
 
   static open(opts: RealtimeConnectOptions, handlers: RealtimeHandlers): Promise<RealtimeConnection> {
+    if (opts.signal?.aborted === true) return Promise.reject(new RealtimeConnectError({ kind: 'abandoned' }));
     return new Promise((resolve, reject) => {
       // No OpenAI-Beta header: the GA server closes beta-shaped sessions with 4000.
       const ws = new WebSocket(realtimeUrl(opts.baseUrl, opts.model), {
@@ -159,7 +160,6 @@ export class RealtimeConnection {
       ws.once('error', (err: Error) => {
         fail(/timeout/i.test(err.message) ? { kind: 'timeout' } : { kind: 'network', message: err.message.slice(0, 120) });
       });
-      if (opts.signal?.aborted === true) return abandon();
       opts.signal?.addEventListener('abort', abandon, { once: true });
       ws.once('open', () => {
         settled = true;

@@ -7,7 +7,7 @@
 // Never logs credentials.
 
 import { ClientSecretError } from './client-secret.js';
-import type { ConnectObserver, UpstreamConnector } from './connect.js';
+import type { AbortCause, ConnectObserver, UpstreamConnector } from './connect.js';
 import { RealtimeConnectError, type RealtimeConnection } from './realtime-connection.js';
 import { isFatalClose, isFatalErrorCode, isFatalUpgradeStatus, ReconnectPolicy } from './reconnect-policy.js';
 import type { ServerEvent } from './server-events.js';
@@ -74,8 +74,8 @@ export class RealtimeLink {
   #retryTimer: NodeJS.Timeout | undefined;
   #stableTimer: NodeJS.Timeout | undefined;
   #attempts = 0;
-  /** Ends the connect under way, if any: aborts its steps and reports it abandoned. */
-  #abandonAttempt: (() => void) | undefined;
+  /** Ends the connect under way, if any: aborts its steps and reports how it ended. */
+  #abandonAttempt: ((cause: AbortCause) => void) | undefined;
   readonly #policy: ReconnectPolicy;
 
   constructor(
@@ -129,7 +129,11 @@ export class RealtimeLink {
     if (!this.#connecting) this.#scheduleRetry();
   }
 
-  close(): void {
+  /**
+   * Closes the link for good. A connect under way is aborted: `call_ended` reports it abandoned (nobody's fault);
+   * `gave_up` (the call goes to the fallback because the AI failed it) reports it as a failed attempt.
+   */
+  close(cause: AbortCause = 'call_ended'): void {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#stableTimer);
@@ -137,7 +141,7 @@ export class RealtimeLink {
     this.#current = undefined;
     // A connect under way would otherwise still mint a token, upgrade and configure a session nobody uses, held
     // until its confirmation or its timeout.
-    this.#abandonAttempt?.();
+    this.#abandonAttempt?.(cause);
   }
 
   #open(kind: SessionKind): void {
@@ -155,9 +159,10 @@ export class RealtimeLink {
       observer?.finished(a);
       this.handlers.onAttempt?.(a);
     };
-    this.#abandonAttempt = () => {
-      abort.abort();
-      report({ attempt, kind, outcome: 'abandoned', ms: this.options.now() - startedAt });
+    this.#abandonAttempt = (cause) => {
+      abort.abort(cause);
+      const ms = this.options.now() - startedAt;
+      report(cause === 'call_ended' ? { attempt, kind, outcome: 'abandoned', ms } : { attempt, kind, outcome: 'transient', reason: 'given up with the attempt under way: the call went to the fallback', ms });
     };
     let connection: RealtimeConnection | undefined;
     let ready = false;
@@ -311,7 +316,7 @@ export class RealtimeLink {
 
   #fatal(reason: string): void {
     if (this.#closed) return;
-    this.close();
+    this.close('gave_up');
     this.handlers.onFatal(reason);
   }
 }
