@@ -32,7 +32,7 @@ export interface MintOptions {
   readonly model: string;
   readonly ttlSeconds: number;
   readonly timeoutMs: number;
-  /** The call ended: the mint is abandoned (and fails as transient, which nobody is waiting for any more). */
+  /** Aborted by the caller (the call ended or gave up on the AI): the request is dropped and the mint fails as transient. */
   readonly signal?: AbortSignal;
   readonly fetch?: typeof fetch;
 }

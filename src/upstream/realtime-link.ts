@@ -151,10 +151,8 @@ export class RealtimeLink {
     const startedAt = this.options.now();
     const observer = this.handlers.onAttemptStart?.(attempt, kind);
     const abort = new AbortController();
-    let reported = false;
+    // Reported once: after an abandonment the link is closed, and every later outcome of the attempt stops at that.
     const report = (a: ConnectAttempt) => {
-      if (reported) return;
-      reported = true;
       this.#abandonAttempt = undefined;
       observer?.finished(a);
       this.handlers.onAttempt?.(a);
