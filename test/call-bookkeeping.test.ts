@@ -185,6 +185,61 @@ test('the pacer hands back every byte it was given, in order and item by item, a
   for (const [itemId, bytes] of given) assert.deepEqual(got.get(itemId), bytes, `${itemId}: its bytes, unchanged`);
 });
 
+test('clears and drops of the oldest audio, wherever the ring has wrapped, leave exactly the model queue', () => {
+  // A byte-by-byte model of the queue: every message must be the model's head, one item's bytes, and a drop must
+  // take whole frames from the head and leave the newest frame. Clears and drops land at random ring positions.
+  let state = 0x1b87_3593;
+  const random = (n: number): number => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    return state % n;
+  };
+  const pacer = new OutboundPacer(200);
+  const model: { itemId: string; byte: number }[] = [];
+  let modelHead = 0;
+  const scratch = new Uint8Array(4000);
+  let value = 0;
+  let item = 0;
+  let now = 0;
+  let drops = 0;
+  let clears = 0;
+  for (let step = 0; step < 4000; step++) {
+    const roll = random(10);
+    if (roll < 4) {
+      const bytes = scratch.subarray(0, 1 + random(step % 500 < 50 ? 4000 : 1300));
+      for (let i = 0; i < bytes.length; i++) bytes[i] = value++ & 0xff;
+      pacer.enqueue(`item${item}`, bytes);
+      for (const byte of bytes) model.push({ itemId: `item${item}`, byte });
+      if (random(3) === 0) pacer.endItem(`item${item++}`);
+    } else if (roll === 4) {
+      const queued = model.length - modelHead;
+      const ms = random(400);
+      const expected = Math.min(Math.ceil((ms * 8) / FRAME_BYTES) * FRAME_BYTES, Math.max(0, queued - FRAME_BYTES));
+      if (expected > 0) drops++;
+      assert.equal(pacer.dropOldest(ms), expected / 8, `step ${step}: drop of ${ms} ms from ${queued} bytes`);
+      modelHead += expected;
+    } else if (roll === 5 && random(4) === 0) {
+      if (model.length - modelHead > 0) clears++;
+      pacer.clear(now);
+      modelHead = model.length;
+      item++;
+    }
+    now += random(60);
+    for (let c = pacer.next(now); c; c = pacer.next(now)) {
+      assert.ok(c.bytes.length > 0 && c.bytes.length <= 480);
+      const expected = model.slice(modelHead, modelHead + c.bytes.length);
+      assert.ok(expected.every((entry) => entry.itemId === c.itemId), `step ${step}: one item per message`);
+      assert.deepEqual([...c.bytes], expected.map((entry) => entry.byte), `step ${step}: the model's head`);
+      modelHead += c.bytes.length;
+    }
+    assert.equal(pacer.queuedMs, (model.length - modelHead) / 8, `step ${step}: queued`);
+    if (modelHead > 100_000) {
+      model.splice(0, modelHead);
+      modelHead = 0;
+    }
+  }
+  assert.ok(drops > 50 && clears > 20, `drops and clears with audio queued (${drops}, ${clears})`);
+});
+
 test('dropping the oldest audio keeps the newest frame and the item boundaries', () => {
   const pacer = new OutboundPacer(200);
   pacer.enqueue('a', new Uint8Array(1600).fill(1));

@@ -1,7 +1,8 @@
 // A call that ends while its AI session is still being set up: the connect
-// under way is dropped at the step it is on (the token mint, the wait for the
-// session's confirmation), so the ended call leaves nothing open on the AI
-// service and its connect attempt is reported as abandoned, not as a failure
+// under way is dropped at the step it is on (the token mint, the upgrade,
+// the wait for the session's confirmation), so the ended call leaves nothing
+// open on the AI service and its connect attempt is reported as abandoned,
+// not as a failure
 // (a hand-off to the fallback, where the AI failed the call, counts it as
 // failed). Mostly through real sockets: the bridge, an AI server scripted to
 // stall, and a Twilio side played by the test.
@@ -83,6 +84,43 @@ test('a call that ends while its token is being minted cancels the mint request 
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(upgrades, 0);
     assert.equal(mints.length, 1);
+  } finally {
+    await bridge.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('a call that ends while the upgrade to the AI is unanswered drops that socket and opens nothing more', async () => {
+  let upgradeDropped = false;
+  let upgrades = 0;
+  // Mints a token for any request; an upgrade request is read and held, never answered.
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ value: 'ek_held', expires_at: Math.floor(Date.now() / 1000) + 60 }));
+  });
+  server.on('upgrade', (_req, socket) => {
+    upgrades++;
+    // The server side is half-open after the bridge hangs up (http servers allow it), so the end is the sign.
+    socket.on('end', () => {
+      upgradeDropped = true;
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const attempts: ConnectAttempt[] = [];
+  const bridge = await startBridge({ OPENAI_BASE_URL: baseUrl, ...SLOW_CONNECT }, { onConnectAttempt: (_sid, a) => attempts.push(a) });
+  try {
+    await callEndingDuringSetup(bridge, () => upgrades === 1);
+    const endedAt = Date.now();
+    await eventually(() => upgradeDropped, 2000, 'the held upgrade to be dropped');
+    assert.ok(Date.now() - endedAt < 1000, 'dropped when the call ended, not at the connect timeout');
+    await eventually(() => attempts.length === 1, 2000, 'the attempt to be reported');
+    assert.equal(attempts[0]!.outcome, 'abandoned');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(upgrades, 1, 'no second attempt');
+    assert.ok(!bridge.logs.some((l) => l.msg === 'AI connect attempt failed'));
   } finally {
     await bridge.close();
     server.closeAllConnections();
