@@ -335,9 +335,9 @@ test('unanswered turns resent to a new session survive the waiting bound: newer 
   // The question (0x11, 1.2 s) is committed; no reply comes and the session is replaced.
   path.speechStarted();
   push(0x11, 60);
-  path.committed();
+  path.committed('u1');
   accepting = false;
-  path.resendUncommitted(true);
+  path.resendUncommitted(0);
   // The new session is slow to drain while 2 s more of the caller's line arrives: over the 1 s bound.
   push(0x22, 100);
   accepting = true;

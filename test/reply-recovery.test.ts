@@ -252,6 +252,44 @@ test('a caller who asks, then says "hello?" into a stuck session: the new sessio
   });
 });
 
+/** The caller's words a session was given as text in its replay. */
+function replayedUserText(s: AiSession): string[] {
+  const items = s.received.filter((e) => e.type === 'conversation.item.create').map((e) => e.item as { role?: string; content?: { text?: string }[] });
+  return items.filter((item) => item.role === 'user').map((item) => item.content?.[0]?.text ?? '');
+}
+
+const transcribed = (itemId: string, transcript: string) => ({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript });
+
+test('a transcribed question, then an untranscribed "hello?", into a stuck session: the question goes as text, "hello?" as audio, neither twice', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, transcribed('u1', 'When do you open?'));
+    await sleep(800);
+    await call.turn(s, 0x22, 'u2');
+    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => appendedValues(fresh).includes(0x22), 2000, '"hello?" resent');
+    assert.deepEqual(replayedUserText(fresh), ['When do you open?'], 'the question, once, as text');
+    assert.ok(!appendedValues(fresh).includes(0x11), 'the question is not heard again as audio');
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0, 'the resent audio takes the turn');
+  });
+});
+
+test('an untranscribed question, then a transcribed "hello?": both go as audio, in order, and "hello?" is not in the text', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    await sleep(800);
+    await call.turn(s, 0x22, 'u2');
+    call.ai(s, transcribed('u2', 'Hello?'));
+    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => appendedValues(fresh).includes(0x22), 2000, 'the utterances resent');
+    const values = appendedValues(fresh);
+    assert.ok(values.indexOf(0x11) >= 0 && values.indexOf(0x11) < values.indexOf(0x22), 'both, oldest first');
+    assert.deepEqual(replayedUserText(fresh), [], 'no caller words as text: they come as audio');
+  });
+});
+
 test('a tool-calling response that stalls: the new session is asked for the answer, and is watched too (fallback when silent)', async () => {
   await withScriptedCall({}, async (call, s) => {
     call.ai(s, created('r1'));

@@ -104,6 +104,9 @@ const CLOSE_INTERNAL = 1011;
 
 const HARMLESS_ERRORS = new Set(['response_cancel_not_active', 'conversation_already_has_active_response', 'input_audio_buffer_commit_empty']);
 const HOUSEKEEPING_MS = 100;
+/** What a new session is given of the reply the caller is owed (see `#handedOver`). */
+type HandOver = { readonly kind: 'nothing' | 'request' } | { readonly kind: 'utterances'; readonly from: number };
+const NOTHING_HANDED_OVER: HandOver = { kind: 'nothing' };
 /** Above this many bytes queued towards the AI, the server is not reading: caller audio waits in its own bound. */
 const UPSTREAM_BACKLOG_BYTES = 256 * 1024;
 /** A server that stays that far behind this long is replaced by a fresh session. */
@@ -187,9 +190,9 @@ export class CallSession {
   readonly #replies: ReplyWatch;
   #replyTimeouts = 0;
   // What a new session was given of the reply the caller is owed (set when it is ready, used when it serves):
-  // a response.create, or the unanswered utterances again (their transcripts never came). Either way that
-  // reply is then watched on it.
-  #handedOver: 'nothing' | 'request' | 'utterances' = 'nothing';
+  // a response.create, or the unanswered utterances again from the first whose transcript never came (index
+  // `from` of the caller path's held turns). Either way that reply is then watched on it.
+  #handedOver: HandOver = NOTHING_HANDED_OVER;
   // The owed reply is asked of each new session with a response.create: a reply cut short (its session lost while
   // the caller was mid-reply, with audio still to come: finishing it spares the caller waiting mid-sentence), or
   // one already asked for. It stays asked until a reply reaches the caller or the caller speaks again, so a
@@ -422,21 +425,31 @@ export class CallSession {
       this.#nextRolloverAt = this.#now() + ROLLOVER_POSTPONE_MS;
       return false;
     }
-    // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
-    for (const event of this.#conversation.replayEvents()) send(event);
-    // Once end_call is requested the goodbye has been said: nothing more is owed.
-    if (this.#hangupRequested) return true;
-    // What the caller is still owed goes to the new session, which is then watched for it:
+    // What the caller is still owed goes to the new session, which is then watched for it (nothing once end_call
+    // is requested: the goodbye has been said):
     // - a tool result the dropped session never answered, a reply cut short, or a reply already asked for: ask;
     // - the caller's unanswered turns: ask for the answer if their transcripts are in the replay; if not, the
-    //   new session hears the utterances again and its VAD takes the turn as usual.
-    if (this.#conversation.owesResponse || this.#askForReply) this.#handedOver = 'request';
-    else if (this.#replies.owed) this.#handedOver = this.#conversation.unansweredTranscribed ? 'request' : 'utterances';
-    if (this.#handedOver === 'request') {
+    //   new session hears the utterances again, from the first one not transcribed, and its VAD takes the turn.
+    this.#handedOver = this.#hangupRequested ? NOTHING_HANDED_OVER : this.#owedToNewSession();
+    // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats
+    // itself. Utterances it will hear again are left out of the text: the caller's words must not come twice.
+    const heardAgain = this.#handedOver.kind === 'utterances' ? new Set(this.#caller.unansweredItemIds.slice(this.#handedOver.from)) : undefined;
+    for (const event of this.#conversation.replayEvents(heardAgain)) send(event);
+    if (this.#handedOver.kind === 'request') {
       send(createResponse());
       this.#askForReply = true;
     }
     return true;
+  }
+
+  #owedToNewSession(): HandOver {
+    if (this.#conversation.owesResponse || this.#askForReply) return { kind: 'request' };
+    if (!this.#replies.owed) return NOTHING_HANDED_OVER;
+    if (this.#conversation.unansweredTranscribed) return { kind: 'request' };
+    // Later turns go as audio too, transcribed or not, so the new session hears them in the order they were said.
+    const from = this.#caller.unansweredItemIds.findIndex((itemId) => !this.#conversation.hasTranscript(itemId));
+    // The untranscribed turn's audio is no longer held (only the newest 12 s are): the text is all there is.
+    return from < 0 ? { kind: 'request' } : { kind: 'utterances', from };
   }
 
   #atTurnBoundary(): boolean {
@@ -457,10 +470,10 @@ export class CallSession {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
     // After a drop the new session has none of the utterance in progress: give it that first.
-    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#handedOver === 'utterances');
+    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#handedOver.kind === 'utterances' ? this.#handedOver.from : undefined);
     else this.#caller.startFresh();
-    this.#replies.sessionChanged(this.#now(), this.#handedOver !== 'nothing');
-    this.#handedOver = 'nothing';
+    this.#replies.sessionChanged(this.#now(), this.#handedOver.kind !== 'nothing');
+    this.#handedOver = NOTHING_HANDED_OVER;
     this.#caller.flush();
   }
 
@@ -588,7 +601,7 @@ export class CallSession {
         this.#assistant.pushDelta(event.itemId, event.delta);
         return;
       case 'input_audio_buffer.committed':
-        this.#caller.committed();
+        this.#caller.committed(event.itemId);
         return;
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;

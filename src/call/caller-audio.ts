@@ -49,9 +49,10 @@ export class CallerAudioPath {
   // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
   // Kept as raw μ-law in one ring per call (8 KB, grown once to 48 KB if the caller speaks).
   readonly #uncommitted = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
-  // Committed utterances no reply has reached yet (a caller may ask, then say "hello?"): a session that took
-  // the turns and never answered is replaced, and if their transcripts never came, the new one hears them again.
-  readonly #unanswered: Uint8Array[] = [];
+  // Committed utterances no reply has reached yet (a caller may ask, then say "hello?"), by the session's item
+  // id: a session that took the turns and never answered is replaced, and the new one hears again those whose
+  // transcripts never came.
+  readonly #unanswered: { readonly itemId: string; readonly audio: Uint8Array }[] = [];
   #unansweredBytes = 0;
   #callerSpeaking = false;
 
@@ -106,17 +107,22 @@ export class CallerAudioPath {
     this.#uncommitted.reserve(UNCOMMITTED_SPEECH_MS * 8);
   }
 
-  /** The session committed the input so far: it is the AI's now, but kept until a reply to it is heard. */
-  committed(): void {
+  /** The session committed the input so far as `itemId`: it is the AI's now, but kept until a reply to it is heard. */
+  committed(itemId: string): void {
     this.#callerSpeaking = false;
     // One copy per turn, freed as soon as the reply's audio arrives (about a second later).
     if (this.#uncommitted.length > 0) {
-      const turn = this.#uncommitted.read();
-      this.#unanswered.push(turn);
-      this.#unansweredBytes += turn.length;
-      while (this.#unansweredBytes > UNANSWERED_MS * 8 && this.#unanswered.length > 1) this.#unansweredBytes -= this.#unanswered.shift()!.length;
+      const audio = this.#uncommitted.read();
+      this.#unanswered.push({ itemId, audio });
+      this.#unansweredBytes += audio.length;
+      while (this.#unansweredBytes > UNANSWERED_MS * 8 && this.#unanswered.length > 1) this.#unansweredBytes -= this.#unanswered.shift()!.audio.length;
     }
     this.#uncommitted.clear();
+  }
+
+  /** Item ids of the committed utterances held for a replay (no reply reached them yet), oldest first. */
+  get unansweredItemIds(): string[] {
+    return this.#unanswered.map((turn) => turn.itemId);
   }
 
   /** A first or planned session starts from here (at a turn boundary): nothing held is owed to it. */
@@ -135,13 +141,14 @@ export class CallerAudioPath {
 
   /**
    * A new session replaced a dropped one: send it the uncommitted audio the
-   * old one had, then what waited during the outage. With `unanswered`, the
-   * committed utterances no reply reached go first: the old session took
-   * those turns but never replied, and the new one has no transcript of them.
-   * Call before `flush`.
+   * old one had, then what waited during the outage. With `unansweredFrom`,
+   * the committed utterances no reply reached go first, from that index of
+   * `unansweredItemIds` on: the old session took those turns but never
+   * replied, and the new one has no transcript of them. Call before `flush`.
    */
-  resendUncommitted(unanswered = false): void {
-    const parts = unanswered ? [...this.#unanswered, this.#uncommitted.read()] : [this.#uncommitted.read()];
+  resendUncommitted(unansweredFrom?: number): void {
+    const turns = unansweredFrom === undefined ? [] : this.#unanswered.slice(unansweredFrom).map((turn) => turn.audio);
+    const parts = [...turns, this.#uncommitted.read()];
     this.replyHeard();
     const audio = Buffer.concat(parts);
     if (audio.length === 0) return;

@@ -105,15 +105,25 @@ export class ConversationLog {
     return seen > 0;
   }
 
+  /** True if the caller's utterance `itemId` has a transcript here. */
+  hasTranscript(itemId: string): boolean {
+    const text = this.#find('user', itemId)?.text;
+    return text !== undefined && text !== '';
+  }
+
   /** True if this assistant item was cut short (barge-in or a dropped session). */
   wasInterrupted(itemId: string): boolean {
     return this.#find('assistant', itemId)?.interrupted ?? false;
   }
 
-  /** `conversation.item.create` events that rebuild the conversation in a new session, oldest first. */
-  replayEvents(): string[] {
+  /**
+   * `conversation.item.create` events that rebuild the conversation in a new session, oldest first. The
+   * caller's utterances in `heardAgain` are left out: the new session is sent their audio instead.
+   */
+  replayEvents(heardAgain?: ReadonlySet<string>): string[] {
     const events: string[] = [];
     for (const entry of this.#entries) {
+      if (entry.kind === 'user' && heardAgain?.has(entry.itemId)) continue;
       const item = toItem(entry);
       if (item !== undefined) events.push(JSON.stringify({ type: 'conversation.item.create', item }));
     }
