@@ -349,21 +349,87 @@ test('unanswered turns resent to a new session survive the waiting bound: newer 
   assert.ok(path.stats.droppedWhileWaitingMs > 0, 'newer audio was dropped for the bound, and counted');
 });
 
-test('the μ-law ring keeps the newest bytes in order, grows on demand, and trims to a tail', async () => {
+test('the μ-law ring keeps the newest bytes in order, grows on demand, reads by absolute position, and trims', async () => {
   const { MulawRing } = await import('../src/call/mulaw-ring.js');
   const ring = new MulawRing(4, 8);
   ring.write(Uint8Array.of(1, 2, 3));
   ring.write(Uint8Array.of(4, 5));
   assert.deepEqual([...ring.read()], [2, 3, 4, 5], 'capacity 4 keeps the newest');
+  assert.deepEqual([ring.start, ring.end], [1, 5], 'positions count every byte written');
   ring.reserve(100);
   ring.write(Uint8Array.of(6, 7, 8, 9, 10));
   assert.deepEqual([...ring.read()], [3, 4, 5, 6, 7, 8, 9, 10], 'grown to its maximum of 8, contents kept');
-  ring.keepLast(3);
+  assert.deepEqual([...ring.read(4, 7)], [5, 6, 7], 'a range, across the old wrap point');
+  assert.deepEqual([...ring.read(0, 3)], [3], 'clamped to what is kept');
+  ring.dropBefore(ring.end - 3);
   assert.deepEqual([...ring.read()], [8, 9, 10]);
   ring.write(Uint8Array.from({ length: 20 }, (_, i) => i));
   assert.deepEqual([...ring.read()], [12, 13, 14, 15, 16, 17, 18, 19], 'an oversized write keeps its tail');
+  assert.deepEqual([ring.start, ring.end], [22, 30]);
   ring.clear();
   assert.equal(ring.length, 0);
+});
+
+test('held unanswered turns are read back from the ring, or from a copy made before the ring overwrites them', async () => {
+  const { CallerAudioPath } = await import('../src/call/caller-audio.js');
+  const delivered: string[] = [];
+  let accepting = true;
+  const path = new CallerAudioPath('pcmu', (event) => (accepting ? (delivered.push(event), true) : false));
+  const frame = (value: number) => Buffer.alloc(160, value).toString('base64');
+  let t = 0;
+  const push = (value: number, frames: number) => {
+    for (let i = 0; i < frames; i++, t += 20) path.push(t, frame(value), t);
+  };
+  const resent = (from: number): number[] => {
+    accepting = false;
+    path.resendUncommitted(from);
+    accepting = true;
+    delivered.length = 0;
+    path.flush();
+    return delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]!);
+  };
+  const runs = (values: number[]): string => values.reduce<[number, number][]>((acc, v) => (acc.at(-1)?.[0] === v ? (acc.at(-1)![1]++, acc) : [...acc, [v, 1]]), []).map(([v, n]) => `${v.toString(16)}×${n}`).join(' ');
+  // Padding (0xff), a question (0x11, 1 s) and "hello?" (0x22, 0.5 s), both committed; then 0x33, not yet.
+  push(0xff, 60);
+  path.speechStarted();
+  push(0x11, 50);
+  path.committed('u1');
+  push(0xff, 10);
+  path.speechStarted();
+  push(0x22, 25);
+  path.committed('u2');
+  push(0x33, 5);
+  assert.deepEqual(path.unansweredItemIds, ['u1', 'u2']);
+  assert.equal(runs(resent(0)), 'ff×50 11×50 ff×10 22×25 33×5', 'each turn with its second of padding, then what came after');
+  // What was resent is the new session's uncommitted audio now (its last second is kept); nothing is held.
+  assert.deepEqual(path.unansweredItemIds, []);
+  push(0xff, 60);
+  assert.equal(runs(resent(0)), 'ff×50', 'a second of padding, no turn');
+  // A turn held while the caller talks for 6 s more: the ring (6 s) overwrites it, so it is copied out first.
+  path.speechStarted();
+  push(0x55, 40);
+  path.committed('u3');
+  path.speechStarted();
+  push(0x66, 300);
+  path.committed('u4');
+  assert.equal(runs(resent(0)), 'ff×50 55×40 66×300', 'nothing of u3 lost to the overwrite');
+  // From the second held turn on: the first is left out.
+  push(0xff, 60);
+  path.speechStarted();
+  push(0x77, 10);
+  path.committed('u5');
+  path.speechStarted();
+  push(0x88, 10);
+  path.committed('u6');
+  assert.equal(runs(resent(1)), '88×10');
+  // An answered turn is forgotten.
+  path.speechStarted();
+  push(0x99, 10);
+  path.committed('u7');
+  path.replyHeard();
+  assert.deepEqual(path.unansweredItemIds, []);
+  push(0xaa, 2);
+  assert.equal(runs(resent(0)), 'aa×2', 'only what is uncommitted');
 });
 
 test('audio arriving at real time is marked every 3 frames, and the end of the answer gets its own mark', async () => {

@@ -45,14 +45,18 @@ export class CallerAudioPath {
   // `resent`: audio a replaced session had and its successor must hear; never trimmed for newer audio.
   readonly #waiting: { event: string; ms: number; mulaw: Uint8Array | string; resent?: boolean }[] = [];
   #waitingMs = 0;
-  // Audio the current session has received since its last commit. A new session never had it, so after a
-  // drop it is sent again: frames lost in the dying socket and a half-heard utterance both reach the AI.
-  // Kept as raw μ-law in one ring per call (8 KB, grown once to 48 KB if the caller speaks).
-  readonly #uncommitted = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
-  // Committed utterances no reply has reached yet (a caller may ask, then say "hello?"), by the session's item
-  // id: a session that took the turns and never answered is replaced, and the new one hears again those whose
-  // transcripts never came.
-  readonly #unanswered: { readonly itemId: string; readonly audio: Uint8Array }[] = [];
+  // Recent caller audio, raw μ-law, in one ring per call (8 KB, grown once to 48 KB if the caller speaks):
+  // - from `#uncommittedFrom` on, what the current session has received since its last commit. A new session
+  //   never had it, so after a drop it is sent again: frames lost in the dying socket and a half-heard
+  //   utterance both reach the AI;
+  // - before that, the committed utterances no reply has reached yet (a caller may ask, then say "hello?"), by
+  //   the session's item id: a session that took the turns and never answered is replaced, and the new one
+  //   hears again those whose transcripts never came. A turn stays where it is in the ring (a reply usually
+  //   comes within a second); only one about to be overwritten is copied out. A copy per turn, 20 KB for a
+  //   short question, cost measurable CPU at 200 calls: the external memory it added set off mark-compacts.
+  readonly #recent = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
+  #uncommittedFrom = 0;
+  readonly #unanswered: { readonly itemId: string; readonly from: number; readonly to: number; copy?: Uint8Array }[] = [];
   #unansweredBytes = 0;
   #callerSpeaking = false;
 
@@ -104,20 +108,24 @@ export class CallerAudioPath {
   /** The caller began an utterance: keep all of it until it is committed. */
   speechStarted(): void {
     this.#callerSpeaking = true;
-    this.#uncommitted.reserve(UNCOMMITTED_SPEECH_MS * 8);
+    this.#recent.reserve(UNCOMMITTED_SPEECH_MS * 8);
   }
 
   /** The session committed the input so far as `itemId`: it is the AI's now, but kept until a reply to it is heard. */
   committed(itemId: string): void {
     this.#callerSpeaking = false;
-    // One copy per turn, freed as soon as the reply's audio arrives (about a second later).
-    if (this.#uncommitted.length > 0) {
-      const audio = this.#uncommitted.read();
-      this.#unanswered.push({ itemId, audio });
-      this.#unansweredBytes += audio.length;
-      while (this.#unansweredBytes > UNANSWERED_MS * 8 && this.#unanswered.length > 1) this.#unansweredBytes -= this.#unanswered.shift()!.audio.length;
+    const from = Math.max(this.#uncommittedFrom, this.#recent.start);
+    const to = this.#recent.end;
+    if (to > from) {
+      this.#unanswered.push({ itemId, from, to });
+      this.#unansweredBytes += to - from;
+      while (this.#unansweredBytes > UNANSWERED_MS * 8 && this.#unanswered.length > 1) {
+        const oldest = this.#unanswered.shift()!;
+        this.#unansweredBytes -= oldest.to - oldest.from;
+      }
     }
-    this.#uncommitted.clear();
+    this.#uncommittedFrom = to;
+    this.#trimRecent();
   }
 
   /** Item ids of the committed utterances held for a replay (no reply reached them yet), oldest first. */
@@ -128,8 +136,9 @@ export class CallerAudioPath {
   /** A first or planned session starts from here (at a turn boundary): nothing held is owed to it. */
   startFresh(): void {
     this.#callerSpeaking = false;
-    this.#uncommitted.clear();
+    this.#uncommittedFrom = this.#recent.end;
     this.replyHeard();
+    this.#trimRecent();
   }
 
   /** The reply's audio is arriving (or the reply completed): the session that heard the caller's turns answered them. */
@@ -137,6 +146,7 @@ export class CallerAudioPath {
     if (this.#unanswered.length === 0) return;
     this.#unanswered.length = 0;
     this.#unansweredBytes = 0;
+    this.#trimRecent();
   }
 
   /**
@@ -147,12 +157,13 @@ export class CallerAudioPath {
    * replied, and the new one has no transcript of them. Call before `flush`.
    */
   resendUncommitted(unansweredFrom?: number): void {
-    const turns = unansweredFrom === undefined ? [] : this.#unanswered.slice(unansweredFrom).map((turn) => turn.audio);
-    const parts = [...turns, this.#uncommitted.read()];
-    this.replyHeard();
+    const turns = unansweredFrom === undefined ? [] : this.#unanswered.slice(unansweredFrom).map((turn) => turn.copy ?? this.#recent.read(turn.from, turn.to));
+    const parts = [...turns, this.#recent.read(this.#uncommittedFrom)];
     const audio = Buffer.concat(parts);
+    this.#uncommittedFrom = this.#recent.end;
+    this.replyHeard();
+    this.#trimRecent();
     if (audio.length === 0) return;
-    this.#uncommitted.clear();
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
     const transcoder = this.mode === 'pcm24k' ? createInboundTranscoder() : undefined;
     const replay: { event: string; ms: number; mulaw: Uint8Array; resent: true }[] = [];
@@ -209,14 +220,26 @@ export class CallerAudioPath {
 
   /** Keeps a sent append's audio for a possible replay: the utterance while the caller speaks, else the last second. */
   #retain(mulaw: Uint8Array | string): void {
-    if (typeof mulaw === 'string') {
-      // Passthrough keeps Twilio's base64; decode it into the scratch buffer, not a new one.
-      const n = this.#decodeBuffer.write(mulaw, 'base64');
-      this.#uncommitted.write(this.#decodeBuffer.subarray(0, n));
-    } else {
-      this.#uncommitted.write(mulaw);
+    // Passthrough keeps Twilio's base64; decode it into the scratch buffer, not a new one.
+    const bytes = typeof mulaw === 'string' ? this.#decodeBuffer.subarray(0, this.#decodeBuffer.write(mulaw, 'base64')) : mulaw;
+    // A held turn the write would overwrite is copied out first (a reply slow to come, or a long turn).
+    const overwrittenBefore = this.#recent.end + bytes.length - this.#recent.capacity;
+    for (const turn of this.#unanswered) if (turn.copy === undefined && turn.from < overwrittenBefore) turn.copy = this.#recent.read(turn.from, turn.to);
+    this.#recent.write(bytes);
+    if (!this.#callerSpeaking) this.#uncommittedFrom = Math.max(this.#uncommittedFrom, this.#recent.end - UNCOMMITTED_PADDING_MS * 8);
+    this.#trimRecent();
+  }
+
+  /** The ring keeps the held turns still in it and the uncommitted audio; anything older is forgotten. */
+  #trimRecent(): void {
+    let keepFrom = this.#uncommittedFrom;
+    for (const turn of this.#unanswered) {
+      if (turn.copy === undefined) {
+        keepFrom = Math.min(keepFrom, turn.from);
+        break;
+      }
     }
-    if (!this.#callerSpeaking) this.#uncommitted.keepLast(UNCOMMITTED_PADDING_MS * 8);
+    this.#recent.dropBefore(keepFrom);
   }
 
   /** `mulaw` is the frame's audio as received; it is copied only if it has to wait. */
