@@ -337,7 +337,7 @@ test('unanswered turns resent to a new session survive the waiting bound: newer 
   push(0x11, 60);
   path.committed('u1');
   accepting = false;
-  path.resendUncommitted(0);
+  path.resendUncommitted(['u1']);
   // The new session is slow to drain while 2 s more of the caller's line arrives: over the 1 s bound.
   push(0x22, 100);
   accepting = true;
@@ -380,15 +380,16 @@ test('held unanswered turns are read back from the ring, or from a copy made bef
   const push = (value: number, frames: number) => {
     for (let i = 0; i < frames; i++, t += 20) path.push(t, frame(value), t);
   };
-  const resent = (from: number): number[] => {
+  /** What a new session is sent (runs of frame values), given the held turns handed to it (undefined: none owed). */
+  const resent = (turnIds?: string[]): string => {
     accepting = false;
-    path.resendUncommitted(from);
+    path.resendUncommitted(turnIds);
     accepting = true;
     delivered.length = 0;
     path.flush();
-    return delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]!);
+    const values = delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]!);
+    return values.reduce<[number, number][]>((acc, v) => (acc.at(-1)?.[0] === v ? (acc.at(-1)![1]++, acc) : [...acc, [v, 1]]), []).map(([v, n]) => `${v.toString(16)}×${n}`).join(' ');
   };
-  const runs = (values: number[]): string => values.reduce<[number, number][]>((acc, v) => (acc.at(-1)?.[0] === v ? (acc.at(-1)![1]++, acc) : [...acc, [v, 1]]), []).map(([v, n]) => `${v.toString(16)}×${n}`).join(' ');
   // Padding (0xff), a question (0x11, 1 s) and "hello?" (0x22, 0.5 s), both committed; then 0x33, not yet.
   push(0xff, 60);
   path.speechStarted();
@@ -399,12 +400,17 @@ test('held unanswered turns are read back from the ring, or from a copy made bef
   push(0x22, 25);
   path.committed('u2');
   push(0x33, 5);
-  assert.deepEqual(path.unansweredItemIds, ['u1', 'u2']);
-  assert.equal(runs(resent(0)), 'ff×50 11×50 ff×10 22×25 33×5', 'each turn with its second of padding, then what came after');
-  // What was resent is the new session's uncommitted audio now (its last second is kept); nothing is held.
-  assert.deepEqual(path.unansweredItemIds, []);
+  assert.deepEqual(path.heldTurnIds, ['u1', 'u2']);
+  assert.equal(resent(['u1', 'u2']), 'ff×50 11×50 ff×10 22×25 33×5', 'each turn with its second of padding, then what came after');
+  // That session drops before it takes the turns: the next one hears all of it again, not only the last second.
+  assert.deepEqual(path.heldTurnIds, []);
   push(0xff, 60);
-  assert.equal(runs(resent(0)), 'ff×50', 'a second of padding, no turn');
+  assert.equal(resent([]), 'ff×50 11×50 ff×10 22×25 33×5 ff×60');
+  // Once a session commits the audio and answers it, a plain reconnect gets the last second only.
+  path.committed('n1');
+  path.replyHeard();
+  push(0xff, 60);
+  assert.equal(resent(), 'ff×50');
   // A turn held while the caller talks for 6 s more: the ring (6 s) overwrites it, so it is copied out first.
   path.speechStarted();
   push(0x55, 40);
@@ -412,8 +418,9 @@ test('held unanswered turns are read back from the ring, or from a copy made bef
   path.speechStarted();
   push(0x66, 300);
   path.committed('u4');
-  assert.equal(runs(resent(0)), 'ff×50 55×40 66×300', 'nothing of u3 lost to the overwrite');
-  // From the second held turn on: the first is left out.
+  assert.equal(resent(['u3', 'u4']), 'ff×50 55×40 66×300', 'nothing of u3 lost to the overwrite');
+  path.replyHeard();
+  // Only the turns handed over go.
   push(0xff, 60);
   path.speechStarted();
   push(0x77, 10);
@@ -421,15 +428,15 @@ test('held unanswered turns are read back from the ring, or from a copy made bef
   path.speechStarted();
   push(0x88, 10);
   path.committed('u6');
-  assert.equal(runs(resent(1)), '88×10');
+  assert.equal(resent(['u6']), '88×10');
   // An answered turn is forgotten.
   path.speechStarted();
   push(0x99, 10);
   path.committed('u7');
   path.replyHeard();
-  assert.deepEqual(path.unansweredItemIds, []);
+  assert.deepEqual(path.heldTurnIds, []);
   push(0xaa, 2);
-  assert.equal(runs(resent(0)), 'aa×2', 'only what is uncommitted');
+  assert.equal(resent([]), 'aa×2', 'only what is uncommitted');
 });
 
 test('audio arriving at real time is marked every 3 frames, and the end of the answer gets its own mark', async () => {

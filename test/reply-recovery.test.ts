@@ -290,6 +290,82 @@ test('an untranscribed question, then a transcribed "hello?": both go as audio, 
   });
 });
 
+const count = (s: AiSession, value: number): number => appendedValues(s).filter((v) => v === value).length;
+
+test('a drop while the caller is mid-sentence after a transcribed question: no answer is asked for over them, their words go as audio', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '0' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, transcribed('u1', 'When do you open?'));
+    await sleep(300);
+    call.ai(s, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u2' });
+    await sleep(300);
+    s.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    const fresh = call.sessions[1]!;
+    await sleep(300);
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0, 'no answer over the caller');
+    assert.deepEqual(replayedUserText(fresh), ['When do you open?']);
+  });
+});
+
+test('a session that drops before taking the resent question: the next one hears all of it again, and is not asked to speak unprompted', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '1500' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1', 2000);
+    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+    const second = call.sessions[1]!;
+    await eventually(() => count(second, 0x11) > 0, 2000, 'the question resent');
+    await sleep(100);
+    second.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 3, 4000, 'the reconnect');
+    const third = call.sessions[2]!;
+    await sleep(300);
+    assert.equal(third.received.filter((e) => e.type === 'response.create').length, 0);
+    assert.equal(count(third, 0x11), count(second, 0x11), 'the whole question again');
+  });
+});
+
+test('words resent as audio and transcribed by the new session are not replayed twice to the one after it', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    await sleep(800);
+    await call.turn(s, 0x22, 'u2');
+    call.ai(s, transcribed('u2', 'Hello?'));
+    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+    const second = call.sessions[1]!;
+    await eventually(() => count(second, 0x22) > 0, 2000, 'the utterances resent');
+    call.ai(second, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'n1' });
+    call.ai(second, { type: 'input_audio_buffer.committed', item_id: 'n1' });
+    call.ai(second, transcribed('n1', 'When do you open? Hello?'));
+    call.ai(second, created('r2'));
+    call.ai(second, words('r2', 'We open at nine.'));
+    call.ai(second, audio('r2'));
+    call.ai(second, done('r2', 'completed'));
+    await sleep(200);
+    second.ws.close(1011, 'internal error');
+    await eventually(() => call.sessions.length === 3, 4000, 'the reconnect');
+    const third = call.sessions[2]!;
+    await eventually(() => third.received.some((e) => e.type === 'conversation.item.create' && (e.item as { role?: string }).role === 'assistant'), 2000, 'the replay');
+    await sleep(100);
+    assert.deepEqual(replayedUserText(third), ['When do you open? Hello?']);
+  });
+});
+
+test('an untranscribed question, a reply that never spoke, and a transcribed "hello?": the question is not lost', async () => {
+  await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, words('r1', 'Let me'));
+    await sleep(300);
+    await call.turn(s, 0x22, 'u2');
+    call.ai(s, transcribed('u2', 'Hello?'));
+    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+    const fresh = call.sessions[1]!;
+    await eventually(() => count(fresh, 0x22) > 0, 2000, 'the utterances resent');
+    assert.ok(count(fresh, 0x11) > 0, 'the question, as audio');
+    assert.deepEqual(replayedUserText(fresh), [], 'both turns as audio, neither as text');
+  });
+});
+
 test('a tool-calling response that stalls: the new session is asked for the answer, and is watched too (fallback when silent)', async () => {
   await withScriptedCall({}, async (call, s) => {
     call.ai(s, created('r1'));

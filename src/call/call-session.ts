@@ -105,7 +105,7 @@ const CLOSE_INTERNAL = 1011;
 const HARMLESS_ERRORS = new Set(['response_cancel_not_active', 'conversation_already_has_active_response', 'input_audio_buffer_commit_empty']);
 const HOUSEKEEPING_MS = 100;
 /** What a new session is given of the reply the caller is owed (see `#handedOver`). */
-type HandOver = { readonly kind: 'nothing' | 'request' } | { readonly kind: 'utterances'; readonly from: number };
+type HandOver = { readonly kind: 'nothing' | 'request' } | { readonly kind: 'utterances'; readonly turnIds: readonly string[] };
 const NOTHING_HANDED_OVER: HandOver = { kind: 'nothing' };
 /** Above this many bytes queued towards the AI, the server is not reading: caller audio waits in its own bound. */
 const UPSTREAM_BACKLOG_BYTES = 256 * 1024;
@@ -190,8 +190,8 @@ export class CallSession {
   readonly #replies: ReplyWatch;
   #replyTimeouts = 0;
   // What a new session was given of the reply the caller is owed (set when it is ready, used when it serves):
-  // a response.create, or the unanswered utterances again from the first whose transcript never came (index
-  // `from` of the caller path's held turns). Either way that reply is then watched on it.
+  // a response.create, or the caller's words again as audio (the held turns `turnIds`, and whatever of the
+  // caller's is uncommitted). Either way that reply is then watched on it.
   #handedOver: HandOver = NOTHING_HANDED_OVER;
   // The owed reply is asked of each new session with a response.create: a reply cut short (its session lost while
   // the caller was mid-reply, with audio still to come: finishing it spares the caller waiting mid-sentence), or
@@ -431,10 +431,10 @@ export class CallSession {
     // - the caller's unanswered turns: ask for the answer if their transcripts are in the replay; if not, the
     //   new session hears the utterances again, from the first one not transcribed, and its VAD takes the turn.
     this.#handedOver = this.#hangupRequested ? NOTHING_HANDED_OVER : this.#owedToNewSession();
-    // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats
-    // itself. Utterances it will hear again are left out of the text: the caller's words must not come twice.
-    const heardAgain = this.#handedOver.kind === 'utterances' ? new Set(this.#caller.unansweredItemIds.slice(this.#handedOver.from)) : undefined;
-    for (const event of this.#conversation.replayEvents(heardAgain)) send(event);
+    // Utterances the new session hears again leave the text: the caller's words must not reach it twice.
+    if (this.#handedOver.kind === 'utterances') this.#conversation.forgetUserItems(this.#handedOver.turnIds);
+    // A new session knows nothing: replay the conversation as text so the AI neither greets again nor repeats itself.
+    for (const event of this.#conversation.replayEvents()) send(event);
     if (this.#handedOver.kind === 'request') {
       send(createResponse());
       this.#askForReply = true;
@@ -445,11 +445,15 @@ export class CallSession {
   #owedToNewSession(): HandOver {
     if (this.#conversation.owesResponse || this.#askForReply) return { kind: 'request' };
     if (!this.#replies.owed) return NOTHING_HANDED_OVER;
-    if (this.#conversation.unansweredTranscribed) return { kind: 'request' };
-    // Later turns go as audio too, transcribed or not, so the new session hears them in the order they were said.
-    const from = this.#caller.unansweredItemIds.findIndex((itemId) => !this.#conversation.hasTranscript(itemId));
-    // The untranscribed turn's audio is no longer held (only the newest 12 s are): the text is all there is.
-    return from < 0 ? { kind: 'request' } : { kind: 'utterances', from };
+    const held = this.#caller.heldTurnIds;
+    // From the first held turn with no transcript on, the turns go as audio (later ones too, transcribed or not,
+    // so the new session hears the caller's turns in the order they were said).
+    const from = held.findIndex((itemId) => !this.#conversation.hasTranscript(itemId));
+    if (from >= 0) return { kind: 'utterances', turnIds: held.slice(from) };
+    // Every held turn is in the text. Ask for the answer only if the caller's last words all are: words still
+    // coming as audio (a turn in progress, or one resent to a session that dropped before taking it) would be
+    // talked over by an answer, and that session's VAD takes the turn once they arrive.
+    return this.#conversation.unansweredTranscribed ? { kind: 'request' } : { kind: 'utterances', turnIds: [] };
   }
 
   #atTurnBoundary(): boolean {
@@ -470,7 +474,7 @@ export class CallSession {
       this.#log.info({ replayedItems: this.#conversation.length }, 'rolled over to a fresh AI session');
     }
     // After a drop the new session has none of the utterance in progress: give it that first.
-    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#handedOver.kind === 'utterances' ? this.#handedOver.from : undefined);
+    if (kind === 'reconnect') this.#caller.resendUncommitted(this.#handedOver.kind === 'utterances' ? this.#handedOver.turnIds : undefined);
     else this.#caller.startFresh();
     this.#replies.sessionChanged(this.#now(), this.#handedOver.kind !== 'nothing');
     this.#handedOver = NOTHING_HANDED_OVER;

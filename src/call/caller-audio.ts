@@ -58,6 +58,9 @@ export class CallerAudioPath {
   #uncommittedFrom = 0;
   readonly #unanswered: { readonly itemId: string; readonly from: number; readonly to: number; copy?: Uint8Array }[] = [];
   #unansweredBytes = 0;
+  // Turns resent to a new session are its uncommitted audio, kept whole (not trimmed to the padding) until it
+  // commits or answers them: if it drops first, the next session hears them again.
+  #keepResent = false;
   #callerSpeaking = false;
 
   constructor(
@@ -114,6 +117,7 @@ export class CallerAudioPath {
   /** The session committed the input so far as `itemId`: it is the AI's now, but kept until a reply to it is heard. */
   committed(itemId: string): void {
     this.#callerSpeaking = false;
+    this.#keepResent = false;
     const from = Math.max(this.#uncommittedFrom, this.#recent.start);
     const to = this.#recent.end;
     if (to > from) {
@@ -129,13 +133,14 @@ export class CallerAudioPath {
   }
 
   /** Item ids of the committed utterances held for a replay (no reply reached them yet), oldest first. */
-  get unansweredItemIds(): string[] {
+  get heldTurnIds(): string[] {
     return this.#unanswered.map((turn) => turn.itemId);
   }
 
   /** A first or planned session starts from here (at a turn boundary): nothing held is owed to it. */
   startFresh(): void {
     this.#callerSpeaking = false;
+    this.#keepResent = false;
     this.#uncommittedFrom = this.#recent.end;
     this.replyHeard();
     this.#trimRecent();
@@ -143,6 +148,7 @@ export class CallerAudioPath {
 
   /** The reply's audio is arriving (or the reply completed): the session that heard the caller's turns answered them. */
   replyHeard(): void {
+    this.#keepResent = false;
     if (this.#unanswered.length === 0) return;
     this.#unanswered.length = 0;
     this.#unansweredBytes = 0;
@@ -151,17 +157,19 @@ export class CallerAudioPath {
 
   /**
    * A new session replaced a dropped one: send it the uncommitted audio the
-   * old one had, then what waited during the outage. With `unansweredFrom`,
-   * the committed utterances no reply reached go first, from that index of
-   * `unansweredItemIds` on: the old session took those turns but never
-   * replied, and the new one has no transcript of them. Call before `flush`.
+   * old one had, then what waited during the outage. With `turnIds`, the new
+   * session owes the caller an answer to their words, heard again as audio:
+   * those held turns (committed, no reply reached them) go first, and all
+   * of it is kept until the new session commits or answers it. Call before
+   * `flush`.
    */
-  resendUncommitted(unansweredFrom?: number): void {
-    const turns = unansweredFrom === undefined ? [] : this.#unanswered.slice(unansweredFrom).map((turn) => turn.copy ?? this.#recent.read(turn.from, turn.to));
-    const parts = [...turns, this.#recent.read(this.#uncommittedFrom)];
+  resendUncommitted(turnIds?: readonly string[]): void {
+    const resent = this.#unanswered.filter((turn) => turnIds?.includes(turn.itemId) === true);
+    const parts = [...resent.map((turn) => turn.copy ?? this.#recent.read(turn.from, turn.to)), this.#recent.read(this.#uncommittedFrom)];
     const audio = Buffer.concat(parts);
     this.#uncommittedFrom = this.#recent.end;
     this.replyHeard();
+    this.#keepResent = turnIds !== undefined;
     this.#trimRecent();
     if (audio.length === 0) return;
     // A fresh resampler for the replay: the live one's state belongs to the audio after it.
@@ -226,7 +234,7 @@ export class CallerAudioPath {
     const overwrittenBefore = this.#recent.end + bytes.length - this.#recent.capacity;
     for (const turn of this.#unanswered) if (turn.copy === undefined && turn.from < overwrittenBefore) turn.copy = this.#recent.read(turn.from, turn.to);
     this.#recent.write(bytes);
-    if (!this.#callerSpeaking) this.#uncommittedFrom = Math.max(this.#uncommittedFrom, this.#recent.end - UNCOMMITTED_PADDING_MS * 8);
+    if (!this.#callerSpeaking && !this.#keepResent) this.#uncommittedFrom = Math.max(this.#uncommittedFrom, this.#recent.end - UNCOMMITTED_PADDING_MS * 8);
     this.#trimRecent();
   }
 

@@ -117,13 +117,23 @@ export class ConversationLog {
   }
 
   /**
-   * `conversation.item.create` events that rebuild the conversation in a new session, oldest first. The
-   * caller's utterances in `heardAgain` are left out: the new session is sent their audio instead.
+   * The caller's utterances `itemIds` are handed to a new session as audio: their words come back as that
+   * session's own items (transcribed there), so they leave the log and no later replay carries them twice.
    */
-  replayEvents(heardAgain?: ReadonlySet<string>): string[] {
+  forgetUserItems(itemIds: readonly string[]): void {
+    if (itemIds.length === 0) return;
+    const forget = new Set(itemIds);
+    this.#entries = this.#entries.filter((e) => {
+      if (e.kind !== 'user' || !forget.has(e.itemId)) return true;
+      this.#chars -= size(e);
+      return false;
+    });
+  }
+
+  /** `conversation.item.create` events that rebuild the conversation in a new session, oldest first. */
+  replayEvents(): string[] {
     const events: string[] = [];
     for (const entry of this.#entries) {
-      if (entry.kind === 'user' && heardAgain?.has(entry.itemId)) continue;
       const item = toItem(entry);
       if (item !== undefined) events.push(JSON.stringify({ type: 'conversation.item.create', item }));
     }
