@@ -17,6 +17,7 @@
 //   npm run bench:load -- --levels=0,100,300 --window=10 --modes=pcm24k
 //   npm run bench:load -- --modes=pcm24k --bridge-node-flags=--max-semi-space-size=64
 //   npm run bench:load -- --levels=0,150 --profile=/tmp/prof   V8 profile of each window
+//   npm run bench:load -- --levels=0,200 --modes=pcm24k --heap-profile=/tmp/heap   allocations alive at each window's end (bench/heap-summary.ts)
 //   npm run bench:load -- --telemetry     the bridge with the OTel preload and metrics on
 //   npm run bench:load -- --reply=burst   answers streamed as 160 ms deltas at 8× real time (as the service does)
 //   npm run bench:load -- --levels=0,200 --modes=pcm24k --bridge-node-flags=--trace-gc-nvp --bridge-log=/tmp/gc.log
@@ -65,6 +66,9 @@ function replyShape(value: string): 'realtime' | 'burst' {
 /** --profile=DIR: a V8 CPU profile of the bridge over each measured window, DIR/bridge-<mode>-<N>.cpuprofile. */
 const PROFILE_DIR = flag('profile') === undefined ? undefined : resolve(flag('profile')!);
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
+/** --heap-profile=DIR: a sampling heap profile of the bridge over each window (allocations alive at its end), DIR/bridge-<mode>-<N>.heapprofile. */
+const HEAP_PROFILE_DIR = flag('heap-profile') === undefined ? undefined : resolve(flag('heap-profile')!);
+if (HEAP_PROFILE_DIR !== undefined) mkdirSync(HEAP_PROFILE_DIR, { recursive: true });
 /** --bridge-node-flags='--max-semi-space-size=64 …': node flags for the bridge process (not the relay's), to measure runtime tuning. */
 const BRIDGE_NODE_FLAGS = (flag('bridge-node-flags') ?? '').split(' ').filter((f) => f !== '');
 /** --bridge-log=FILE: everything the bridge writes is appended to FILE, e.g. with --bridge-node-flags=--trace-gc-nvp. */
@@ -189,10 +193,12 @@ async function runMode(mode: Mode, pinned: boolean): Promise<ModeResult> {
       const busy0 = cpuBusySeconds();
       const t0 = performance.now();
       if (PROFILE_DIR !== undefined) bridge.startProfile();
+      if (HEAP_PROFILE_DIR !== undefined) bridge.startHeapProfile();
       gen.beginWindow();
       await sleep(WINDOW_S * 1000);
       const window = gen.endWindow();
       if (PROFILE_DIR !== undefined) bridge.stopProfile(join(PROFILE_DIR, `bridge-${mode}-${n}.cpuprofile`));
+      if (HEAP_PROFILE_DIR !== undefined) bridge.stopHeapProfile(join(HEAP_PROFILE_DIR, `bridge-${mode}-${n}.heapprofile`));
       const cpu1 = bridge.cpuSeconds();
       const busy1 = cpuBusySeconds();
       const t1 = performance.now();

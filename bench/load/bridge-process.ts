@@ -165,6 +165,15 @@ export class BridgeProcess {
     this.#child.send({ profile: { stopTo: file } });
   }
 
+  /** Sampling heap profile from here until `stopHeapProfile`: allocations still alive when it stops. */
+  startHeapProfile(): void {
+    this.#child.send({ heapProfile: { start: true } });
+  }
+
+  stopHeapProfile(file: string): void {
+    this.#child.send({ heapProfile: { stopTo: file } });
+  }
+
   resetLoop(): void {
     this.#child.send('loop:reset');
   }
