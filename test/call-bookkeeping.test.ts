@@ -147,15 +147,20 @@ test('messages span delta boundaries, never mix items, and a finished item flush
   assert.equal(pacer.next(0)!.bytes.length, 10);
 });
 
+/** A repeatable pseudo-random integer below `n` (a linear congruential generator): failures replay exactly. */
+function seededRandom(seed: number): (n: number) => number {
+  let state = seed;
+  return (n) => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    return state % n;
+  };
+}
+
 test('the pacer hands back every byte it was given, in order and item by item, across ring wraps and growth', () => {
   // A reference model: the bytes of each item, in the order they were queued. Deltas of random sizes arrive slower
   // than real time, with bursts of large ones (up to 750 ms: the ring grows), so the queue fills and drains and its
   // head wraps round the ring's end. The caller reuses its buffer at once.
-  let state = 0x2545_f491;
-  const random = (n: number): number => {
-    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-    return state % n;
-  };
+  const random = seededRandom(0x2545_f491);
   const pacer = new OutboundPacer(200);
   const given = new Map<string, number[]>();
   const got = new Map<string, number[]>();
@@ -188,11 +193,7 @@ test('the pacer hands back every byte it was given, in order and item by item, a
 test('clears and drops of the oldest audio, wherever the ring has wrapped, leave exactly the model queue', () => {
   // A byte-by-byte model of the queue: every message must be the model's head, one item's bytes, and a drop must
   // take whole frames from the head and leave the newest frame. Clears and drops land at random ring positions.
-  let state = 0x1b87_3593;
-  const random = (n: number): number => {
-    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-    return state % n;
-  };
+  const random = seededRandom(0x1b87_3593);
   const pacer = new OutboundPacer(200);
   const model: { itemId: string; byte: number }[] = [];
   let modelHead = 0;

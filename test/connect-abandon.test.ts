@@ -9,7 +9,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type WebSocket from 'ws';
 import type { ConnectAttempt } from '../src/upstream/realtime-link.js';
 import { callSid, closed, eventually, openStream, postWebhook, startBridge, startMessage, stopMessage, webhookFields, type RunningBridge } from './support/bridge-harness.js';
@@ -17,6 +17,17 @@ import { startScriptedUpstream } from './support/scripted-upstream.js';
 
 /** Far beyond what these tests wait: a connect that is not abandoned is still pending when they check. */
 const SLOW_CONNECT = { UPSTREAM_CONNECT_TIMEOUT_MS: '30000' };
+
+/** Listens on a loopback port; resolves with the server's base URL. */
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+async function shut(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
 
 /** Starts a call, waits for `setupReached`, then Twilio ends the stream; resolves once the stream is closed. */
 async function callEndingDuringSetup(bridge: RunningBridge, setupReached: () => boolean): Promise<string> {
@@ -71,8 +82,7 @@ test('a call that ends while its token is being minted cancels the mint request 
     upgrades++;
     socket.destroy();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const baseUrl = await listen(server);
   const attempts: ConnectAttempt[] = [];
   const bridge = await startBridge({ OPENAI_BASE_URL: baseUrl, ...SLOW_CONNECT }, { onConnectAttempt: (_sid, a) => attempts.push(a) });
   try {
@@ -86,8 +96,7 @@ test('a call that ends while its token is being minted cancels the mint request 
     assert.equal(mints.length, 1);
   } finally {
     await bridge.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await shut(server);
   }
 });
 
@@ -107,8 +116,7 @@ test('a call that ends while the upgrade to the AI is unanswered drops that sock
       socket.destroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const baseUrl = await listen(server);
   const attempts: ConnectAttempt[] = [];
   const bridge = await startBridge({ OPENAI_BASE_URL: baseUrl, ...SLOW_CONNECT }, { onConnectAttempt: (_sid, a) => attempts.push(a) });
   try {
@@ -123,8 +131,7 @@ test('a call that ends while the upgrade to the AI is unanswered drops that sock
     assert.ok(!bridge.logs.some((l) => l.msg === 'AI connect attempt failed'));
   } finally {
     await bridge.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await shut(server);
   }
 });
 
@@ -132,9 +139,9 @@ test("the connector's steps stop when its signal aborts: the mint's span is aban
   const { realtimeConnector } = await import('../src/upstream/connect.js');
   let mintsSeen = 0;
   const server = createServer(() => void mintsSeen++); // never answers
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = await listen(server);
   const connect = realtimeConnector({
-    baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    baseUrl,
     apiKey: 'sk-test',
     model: 'm',
     tokenTtlSeconds: 60,
@@ -157,8 +164,7 @@ test("the connector's steps stop when its signal aborts: the mint's span is aban
     }
     assert.deepEqual(ends, ['abandoned', 'fail transient'], 'a call that gave up on the AI counts the mint as failed');
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await shut(server);
   }
 });
 

@@ -260,15 +260,25 @@ function replayedUserText(s: AiSession): string[] {
 
 const transcribed = (itemId: string, transcript: string) => ({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript });
 
+/**
+ * The caller asks (0x11, item u1), then says "hello?" (0x22, u2) into a session that never answers, with the
+ * given transcripts; resolves with the replacement session once "hello?" has been resent to it.
+ */
+async function questionThenHello(call: ScriptedCall, s: AiSession, transcripts: { u1?: string; u2?: string }): Promise<AiSession> {
+  await call.turn(s, 0x11, 'u1');
+  if (transcripts.u1 !== undefined) call.ai(s, transcribed('u1', transcripts.u1));
+  await sleep(800);
+  await call.turn(s, 0x22, 'u2');
+  if (transcripts.u2 !== undefined) call.ai(s, transcribed('u2', transcripts.u2));
+  await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
+  const fresh = call.sessions[1]!;
+  await eventually(() => appendedValues(fresh).includes(0x22), 2000, '"hello?" resent');
+  return fresh;
+}
+
 test('a transcribed question, then an untranscribed "hello?", into a stuck session: the question goes as text, "hello?" as audio, neither twice', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    call.ai(s, transcribed('u1', 'When do you open?'));
-    await sleep(800);
-    await call.turn(s, 0x22, 'u2');
-    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
-    const fresh = call.sessions[1]!;
-    await eventually(() => appendedValues(fresh).includes(0x22), 2000, '"hello?" resent');
+    const fresh = await questionThenHello(call, s, { u1: 'When do you open?' });
     assert.deepEqual(replayedUserText(fresh), ['When do you open?'], 'the question, once, as text');
     assert.ok(!appendedValues(fresh).includes(0x11), 'the question is not heard again as audio');
     assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0, 'the resent audio takes the turn');
@@ -277,13 +287,7 @@ test('a transcribed question, then an untranscribed "hello?", into a stuck sessi
 
 test('an untranscribed question, then a transcribed "hello?": both go as audio, in order, and "hello?" is not in the text', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    await sleep(800);
-    await call.turn(s, 0x22, 'u2');
-    call.ai(s, transcribed('u2', 'Hello?'));
-    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
-    const fresh = call.sessions[1]!;
-    await eventually(() => appendedValues(fresh).includes(0x22), 2000, 'the utterances resent');
+    const fresh = await questionThenHello(call, s, { u2: 'Hello?' });
     const values = appendedValues(fresh);
     assert.ok(values.indexOf(0x11) >= 0 && values.indexOf(0x11) < values.indexOf(0x22), 'both, oldest first');
     assert.deepEqual(replayedUserText(fresh), [], 'no caller words as text: they come as audio');
@@ -326,13 +330,7 @@ test('a session that drops before taking the resent question: the next one hears
 
 test('words resent as audio and transcribed by the new session are not replayed twice to the one after it', async () => {
   await withScriptedCall({ env: { AI_REPLY_TIMEOUT_MS: '2000' } }, async (call, s) => {
-    await call.turn(s, 0x11, 'u1');
-    await sleep(800);
-    await call.turn(s, 0x22, 'u2');
-    call.ai(s, transcribed('u2', 'Hello?'));
-    await eventually(() => call.sessions.length === 2, 5000, 'a replacement session');
-    const second = call.sessions[1]!;
-    await eventually(() => count(second, 0x22) > 0, 2000, 'the utterances resent');
+    const second = await questionThenHello(call, s, { u2: 'Hello?' });
     call.ai(second, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'n1' });
     call.ai(second, { type: 'input_audio_buffer.committed', item_id: 'n1' });
     call.ai(second, transcribed('n1', 'When do you open? Hello?'));

@@ -52,8 +52,7 @@ export class CallerAudioPath {
   // - before that, the committed utterances no reply has reached yet (a caller may ask, then say "hello?"), by
   //   the session's item id: a session that took the turns and never answered is replaced, and the new one
   //   hears again those whose transcripts never came. A turn stays where it is in the ring (a reply usually
-  //   comes within a second); only one about to be overwritten is copied out. A copy per turn, 20 KB for a
-  //   short question, cost measurable CPU at 200 calls: the external memory it added set off mark-compacts.
+  //   comes within a second), so holding one allocates nothing; only one about to be overwritten is copied out.
   readonly #recent = new MulawRing(UNCOMMITTED_PADDING_MS * 8, UNCOMMITTED_SPEECH_MS * 8);
   #uncommittedFrom = 0;
   readonly #unanswered: { readonly itemId: string; readonly from: number; readonly to: number; copy?: Uint8Array }[] = [];

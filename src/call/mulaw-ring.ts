@@ -1,5 +1,5 @@
 // Owns a bounded ring of recent caller audio (μ-law 8 kHz bytes), addressed
-// by absolute position (bytes ever written), so a caller can remember where
+// by absolute position (bytes ever written), so its user can remember where
 // an utterance began and ended and read it back later without copying it
 // out first. Keeps at most its capacity, newest bytes; one buffer per call,
 // grown on demand, so retaining audio costs no per-frame or per-turn
