@@ -15,6 +15,8 @@ interface Gc {
   readonly pauseMs: number;
   readonly kind: string;
   readonly promotedBytes: number;
+  /** Bytes the heap grew by since the previous GC: the program's allocation, which sets how often scavenges run. */
+  readonly allocatedBytes: number;
 }
 
 const args = process.argv.slice(2);
@@ -27,7 +29,14 @@ for (const line of readFileSync(file, 'utf8').split('\n')) {
   const head = /\s(\d+) ms: pause=([\d.]+) .*?gc=(\w+)/.exec(line);
   if (head === null) continue;
   const promoted = /\bpromoted=(\d+)/.exec(line);
-  gcs.push({ atMs: Number(head[1]), pauseMs: Number(head[2]), kind: head[3]!, promotedBytes: promoted === null ? 0 : Number(promoted[1]) });
+  const allocated = /\ballocated=(\d+)/.exec(line);
+  gcs.push({
+    atMs: Number(head[1]),
+    pauseMs: Number(head[2]),
+    kind: head[3]!,
+    promotedBytes: promoted === null ? 0 : Number(promoted[1]),
+    allocatedBytes: allocated === null ? 0 : Number(allocated[1]),
+  });
 }
 if (gcs.length === 0) throw new Error(`${file}: no --trace-gc-nvp lines`);
 const last = gcs[gcs.length - 1]!;
@@ -40,4 +49,6 @@ const sum = (xs: readonly Gc[], f: (g: Gc) => number): number => xs.reduce((t, g
 console.log(`last ${spanS.toFixed(1)} s of ${file}:`);
 console.log(`  scavenges: ${scavenges.length}, pause avg ${(sum(scavenges, (g) => g.pauseMs) / Math.max(1, scavenges.length)).toFixed(2)} ms, max ${Math.max(0, ...scavenges.map((g) => g.pauseMs)).toFixed(1)} ms`);
 console.log(`  mark-compacts: ${majors.length}, pauses ${majors.map((g) => g.pauseMs.toFixed(1)).join(', ') || '-'} ms`);
+// The first GC's allocation happened before the window began.
+console.log(`  allocated: ${(sum(window.slice(1), (g) => g.allocatedBytes) / spanS / 1024).toFixed(0)} KB/s`);
 console.log(`  promoted: ${(sum(window, (g) => g.promotedBytes) / spanS / 1024).toFixed(0)} KB/s`);
