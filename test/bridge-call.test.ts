@@ -6,7 +6,7 @@ import net from 'node:net';
 import { readWav } from '../src/audio/wav.js';
 import { runSimulatedCall, type CallStep } from '../src/devtools/call-simulator/index.js';
 import { startRealtimePeer, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
-import { ACCOUNT_SID, API_KEY, AUTH_TOKEN, PUBLIC_URL, eventually, startBridge, type RunningBridge } from './support/bridge-harness.js';
+import { ACCOUNT_SID, API_KEY, AUTH_TOKEN, PUBLIC_URL, eventually, startBridge, watchLoopStalls, type RunningBridge } from './support/bridge-harness.js';
 import { startScriptedUpstream } from './support/scripted-upstream.js';
 import { bestCorrelation, crudeDecimate, rms } from './support/audio-compare.js';
 
@@ -81,12 +81,13 @@ test('a full call: the AI hears the caller, the caller hears the AI, paced and c
 test('barge-in after the reply finished streaming: clear at once and truncate at what was heard', async () => {
   const bridge = await bridgeFor();
   const sessionsBefore = peer.sessions.length;
+  const stalls = watchLoopStalls();
   const report = await call(bridge, [
     { say: QUESTION },
     { bargeIn: 900, say: INTERRUPT },
     { waitFor: 'assistantDone', idleMs: 400 },
     { hangup: true },
-  ]);
+  ]).finally(() => stalls.stop());
   assert.deepEqual(report.violations, []);
   assert.equal(report.clears.length, 1, 'one clear');
   const session = peer.sessions[sessionsBefore]!;
@@ -100,7 +101,9 @@ test('barge-in after the reply finished streaming: clear at once and truncate at
   const heardBeforeClear = Math.min(clearAt, firstSpan.endMs) - firstSpan.startMs;
   const truncatedAt = truncates[0]!.audio_end_ms;
   assert.ok(truncatedAt <= heardBeforeClear + 5, `truncated at ${truncatedAt} ms, heard ${heardBeforeClear} ms: never past what was heard`);
-  assert.ok(truncatedAt >= heardBeforeClear - 120, `truncated at ${truncatedAt} ms, heard ${heardBeforeClear} ms: within a few marks`);
+  // Truncation goes by acknowledged marks; acks due during a stall of the loop may be read after the barge-in.
+  const slack = 120 + stalls.maxMs();
+  assert.ok(truncatedAt >= heardBeforeClear - slack, `truncated at ${truncatedAt} ms, heard ${heardBeforeClear} ms: within a few marks (loop stalled up to ${stalls.maxMs().toFixed(0)} ms)`);
   assert.ok(truncatedAt < REPLY.length / 24, 'truncation is inside the item');
   // The first reply stopped: nothing of it played after the clear.
   assert.ok(report.discardedMs > 0 || report.clears[0]!.discardedMs >= 0);
@@ -215,12 +218,14 @@ test('barge-in at an answer changeover: both answers are truncated where the cal
         }
       }
       send({ type: 'response.done', response: { id: 'resp_1', status: 'completed', usage: {} } });
-      // Two thirds into the first answer as the caller hears it (the pacer leads by at most 200 ms, so the second
-      // answer's first frames may have gone out too).
-      setTimeout(() => send({ type: 'input_audio_buffer.speech_started', item_id: 'item_user_2', audio_start_ms: 1000 }), 400);
+      // Half-way into the first answer as the caller hears it (the pacer leads by at most 200 ms, so the rest of it
+      // has gone out and the second answer's audio waits behind it). 240 ms before the first answer ends leaves a
+      // loaded machine room to deliver it late and still cut in during the first answer.
+      setTimeout(() => send({ type: 'input_audio_buffer.speech_started', item_id: 'item_user_2', audio_start_ms: 1000 }), 300);
     });
   });
   const bridge = await startBridge({ OPENAI_BASE_URL: upstream.baseUrl });
+  const stalls = watchLoopStalls();
   try {
     const report = await call(bridge, [{ silenceMs: 1500 }, { hangup: true }]);
     assert.deepEqual(report.violations, []);
@@ -235,12 +240,14 @@ test('barge-in at an answer changeover: both answers are truncated where the cal
     assert.deepEqual(truncates.map((t) => t.item_id), ['item_a', 'item_b'], 'both answers, oldest first');
     const [a = -1, b = -1] = truncates.map((t) => t.audio_end_ms ?? -1);
     assert.ok(a <= heard + 5, `first answer truncated at ${a} ms, heard ${heard} ms: never past what was heard`);
-    assert.ok(a >= heard - 120, `first answer truncated at ${a} ms, heard ${heard} ms: within a few marks`);
+    // Truncation goes by acknowledged marks; acks due during a stall of the loop may be read after the barge-in.
+    assert.ok(a >= heard - 120 - stalls.maxMs(), `first answer truncated at ${a} ms, heard ${heard} ms: within a few marks (loop stalled up to ${stalls.maxMs().toFixed(0)} ms)`);
     assert.equal(b, 0, 'nothing of the second answer was heard');
     assert.equal(received.filter((m) => m.type === 'response.cancel').length, 0, 'the response had completed: nothing to cancel');
     // Nothing of either answer played after the clear.
     assert.ok(report.playback.every((s) => s.startMs <= clearAt), 'no audio after the clear');
   } finally {
+    stalls.stop();
     await bridge.close();
     await upstream.close();
   }

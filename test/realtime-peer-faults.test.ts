@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readWav } from '../src/audio/wav.js';
 import { startRealtimePeer, type RealtimePeer } from '../src/devtools/realtime-peer/index.js';
 import { connectToPeer, mintToken, sendSpeech, type RealtimeTestClient } from '../src/devtools/realtime-peer/test-client.js';
+import { eventually } from './support/bridge-harness.js';
 
 const API_KEY = 'sk-test-long-lived';
 const question8k = readWav(fileURLToPath(new URL('../fixtures/caller-question.wav', import.meta.url))).samples;
@@ -209,8 +210,18 @@ describe('failing the token endpoint', () => {
 
   test("failTokenRequests(1, 'stall') never answers", async () => {
     peer.faults.failTokenRequests(1, 'stall');
-    await assert.rejects(mintToken(peer, API_KEY, undefined, AbortSignal.timeout(150)), (e: Error) => e.name === 'TimeoutError' || e.name === 'AbortError');
+    const before = peer.tokenRequests.length;
+    const abort = new AbortController();
+    const minting = mintToken(peer, API_KEY, undefined, abort.signal);
+    // Given up only once the peer has taken the request (a fixed timeout could fire first on a loaded machine,
+    // leaving the stall armed for the next request).
+    await eventually(() => peer.tokenRequests.length > before);
     assert.equal(peer.tokenRequests.at(-1)!.status, 'stalled');
+    // Still unanswered a while later.
+    const answered = await Promise.race([minting.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), 150))]);
+    assert.equal(answered, false, 'a stalled request is never answered');
+    abort.abort();
+    await assert.rejects(minting, (e: Error) => e.name === 'AbortError');
     assert.equal((await mintToken(peer, API_KEY)).status, 200);
   });
 

@@ -306,6 +306,8 @@ test('a drop while the caller is mid-sentence after a transcribed question: no a
     s.ws.close(1011, 'internal error');
     await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
     const fresh = call.sessions[1]!;
+    await eventually(() => replayedUserText(fresh).length > 0, 3000, 'the replay');
+    // Time for a wrong response.create to follow the replay.
     await sleep(300);
     assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 0, 'no answer over the caller');
     assert.deepEqual(replayedUserText(fresh), ['When do you open?']);
@@ -322,6 +324,8 @@ test('a session that drops before taking the resent question: the next one hears
     second.ws.close(1011, 'internal error');
     await eventually(() => call.sessions.length === 3, 4000, 'the reconnect');
     const third = call.sessions[2]!;
+    await eventually(() => count(third, 0x11) >= count(second, 0x11), 3000, 'the question resent to the third session');
+    // Time for a wrong response.create, or more of the question than there was, to follow.
     await sleep(300);
     assert.equal(third.received.filter((e) => e.type === 'response.create').length, 0);
     assert.equal(count(third, 0x11), count(second, 0x11), 'the whole question again');
@@ -402,7 +406,12 @@ test('session_expired while a reply is owed: the rollover that becomes the recon
     await eventually(() => call.sessions.length === 2, 4000, 'the new session');
     const fresh = call.sessions[1]!;
     await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
-    await sleep(500);
+    // It answers, so no later miss is due: a session replaced now (a stale clock) is the fault, whenever it shows.
+    call.ai(fresh, created('r2'));
+    call.ai(fresh, audio('r2'));
+    call.ai(fresh, audioDone('r2'));
+    call.ai(fresh, done('r2', 'completed'));
+    await sleep(1500);
     assert.equal(call.sessions.length, 2, 'recovered without another miss');
   });
 });

@@ -113,9 +113,10 @@ test('drop during an assistant response: reconnect at once, replay as text, the 
   const [, second] = sessions as [PeerSession, PeerSession];
   assert.equal(peer.tokenRequests.length - tokensBefore, 2, 'a fresh token for each connection');
   assert.equal(second.credential.kind, 'ephemeral');
-  // Audio flowed again quickly.
+  // Audio flowed again quickly: the first retry is immediate (a mint and an upgrade on loopback); the bound leaves
+  // a loaded machine room while still ruling out a backoff step or the 5 s cap.
   const gap = second.openedAt - (hit.closed?.at ?? second.openedAt);
-  assert.ok(gap < 300, `new session ${gap} ms after the drop`);
+  assert.ok(gap < 1500, `new session ${gap} ms after the drop`);
   // The new session got the same config, then the conversation as text, before any audio.
   const types = second.received.map((e) => e.type);
   assert.equal(types[0], 'session.update');
@@ -228,11 +229,12 @@ test('refused upgrades are retried on the backoff schedule until one is accepted
   const report = await run([{ say: QUESTION }, { waitFor: 'assistantDone', idleMs: 300 }, { hangup: true }]);
   const attempts = peer.upgrades.slice(upgradesBefore, upgradesBefore + 4);
   assert.equal(attempts.length, 4);
-  // Immediate retry, then about 250 and 500 ms (±20 %).
+  // Immediate retry, then about 250 and 500 ms (±20 %). A stall can only lengthen a gap, so the lower bounds are
+  // tight and the upper ones leave a loaded machine room (the exact schedule is the policy's unit test).
   const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
-  assert.ok(gaps[0]! < 100, `first retry after ${gaps[0]} ms`);
-  assert.ok(gaps[1]! >= 180 && gaps[1]! < 450, `second retry after ${gaps[1]} ms`);
-  assert.ok(gaps[2]! >= 380 && gaps[2]! < 800, `third retry after ${gaps[2]} ms`);
+  assert.ok(gaps[0]! < 180, `first retry after ${gaps[0]} ms`);
+  assert.ok(gaps[1]! >= 180 && gaps[1]! < 1200, `second retry after ${gaps[1]} ms`);
+  assert.ok(gaps[2]! >= 380 && gaps[2]! < 1500, `third retry after ${gaps[2]} ms`);
   assert.equal(sessionsOf(first).length, 1);
   assert.equal(report.latenciesMs.length, 1, 'the call went on');
   assert.equal(summaryOf(report).callerAudioDroppedMs, 0, 'caller audio waited for the session');

@@ -50,10 +50,10 @@ after(async () => {
   await twilioApi.close();
 });
 
-async function run(script: CallStep[]): Promise<{ report: CallReport; summary: CallSummary; sessions: PeerSession[] }> {
+async function run(script: CallStep[], target: RunningBridge = bridge): Promise<{ report: CallReport; summary: CallSummary; sessions: PeerSession[] }> {
   const first = peer.sessions.length;
   const callSid = 'CA' + randomBytes(16).toString('hex');
-  const call = new SimulatedCall({ bridgeUrl: bridge.url, publicUrl: PUBLIC_URL, authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID, callSid, script });
+  const call = new SimulatedCall({ bridgeUrl: target.url, publicUrl: PUBLIC_URL, authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID, callSid, script });
   calls.set(callSid, call);
   const report = await call.run();
   await eventually(() => summaries.some((s) => s.callSid === callSid));
@@ -127,18 +127,29 @@ test('a fresh session that misses the reply too hands the call to the fallback i
 });
 
 test('a caller who speaks again while waiting does not keep a stuck session alive', async () => {
+  // A timeout of its own, so that both sides of the race below have room for a stalled loop on a loaded machine.
+  const slower = await startBridge(
+    { OPENAI_BASE_URL: peer.baseUrl, TWILIO_API_BASE_URL: twilioApi.baseUrl, AI_REPLY_TIMEOUT_MS: '2000' },
+    { onCallEnded: (s) => summaries.push(s) },
+  );
   const wedged = peer.faults.wedgeNext({ when: 'speech' });
   // The caller asks three times. Between tries the line is quiet ~950 ms (the recording's own trailing and
-  // leading silence), of which the service's VAD takes 300 ms to end the turn and 60 ms to start the next:
-  // each wait (~710 ms) is shorter than the timeout, two together are longer. The wait resumes where it
-  // stopped, so the session is replaced during the second wait, before the third try begins.
-  const { report, summary, sessions } = await run([
-    { say: QUESTION },
-    { say: QUESTION },
-    { say: QUESTION },
-    { waitFor: 'assistantDone', idleMs: 300, timeoutMs: 10_000 },
-    { hangup: true },
-  ]);
+  // leading silence) plus 620 ms, of which the service's VAD takes 300 ms to end the turn and 60 ms to start
+  // the next: each wait (~1330 ms) is shorter than the 2 s timeout, two together are longer, by ~670 ms either
+  // way. The wait resumes where it stopped, so the session is replaced during the second wait, before the third
+  // try begins.
+  const { report, summary, sessions } = await run(
+    [
+      { say: QUESTION },
+      { silenceMs: 620 },
+      { say: QUESTION },
+      { silenceMs: 620 },
+      { say: QUESTION },
+      { waitFor: 'assistantDone', idleMs: 300, timeoutMs: 10_000 },
+      { hangup: true },
+    ],
+    slower,
+  ).finally(() => slower.close());
   await wedged;
   assert.equal(sessions.length, 2);
   assert.equal(sessions[0]!.sentOfType('input_audio_buffer.speech_started').length, 2, 'replaced before the third try');

@@ -15,6 +15,11 @@ import { RealtimeLink, type SessionKind } from '../src/upstream/realtime-link.js
 import { startScriptedUpstream } from './support/scripted-upstream.js';
 
 const KA: KeepaliveSettings = { checkMs: 20, quietMs: 60, deadlineMs: 120 };
+/**
+ * For the cases that must never be dropped: a pong is read only after the loop gets round to it, and a loaded
+ * machine can stall the loop past a 120 ms deadline, so a healthy socket gets a deadline a stall cannot reach.
+ */
+const KA_HEALTHY: KeepaliveSettings = { ...KA, deadlineMs: 1000 };
 /** Last frame to verdict is at most quiet + deadline + two checks (220 ms); the rest is room for a busy machine. */
 const VERDICT_WITHIN_MS = 1000;
 
@@ -24,17 +29,27 @@ interface Closed {
   readonly at: number;
 }
 
-function open(baseUrl: string, keepalive: KeepaliveSettings = KA): { connection: Promise<RealtimeConnection>; closed: Promise<Closed>; events: () => number } {
+function open(
+  baseUrl: string,
+  keepalive: KeepaliveSettings = KA,
+): { connection: Promise<RealtimeConnection>; closed: Promise<Closed>; events: () => number; lastEventAt: () => number } {
   let events = 0;
+  let lastEventAt = 0;
   let resolveClosed!: (c: Closed) => void;
   const closed = new Promise<Closed>((r) => (resolveClosed = r));
   const handlers: RealtimeHandlers = {
-    onEvent: () => void events++,
-    onMalformed: () => void events++,
+    onEvent: () => {
+      events++;
+      lastEventAt = performance.now();
+    },
+    onMalformed: () => {
+      events++;
+      lastEventAt = performance.now();
+    },
     onClose: (code, reason) => resolveClosed({ code, reason, at: performance.now() }),
   };
   const connection = RealtimeConnection.open({ baseUrl, model: 'm', credential: 'ek_test', timeoutMs: 1000, keepalive }, handlers);
-  return { connection, closed, events: () => events };
+  return { connection, closed, events: () => events, lastEventAt: () => lastEventAt };
 }
 
 /** Resolves with the close, or with undefined once `ms` have passed without one. */
@@ -106,10 +121,10 @@ test('a healthy server that is merely quiet answers the pings and is never dropp
   let pings = 0;
   const upstream = await startScriptedUpstream((ws) => ws.on('ping', () => void pings++));
   try {
-    const c = open(upstream.baseUrl);
+    const c = open(upstream.baseUrl, KA_HEALTHY);
     const connection = await c.connection;
-    // Ten deadlines of silence on the application level.
-    const closed = await within(c.closed, 10 * (KA.quietMs + KA.deadlineMs));
+    // Two deadlines of silence on the application level.
+    const closed = await within(c.closed, 2 * (KA_HEALTHY.quietMs + KA_HEALTHY.deadlineMs));
     assert.equal(closed, undefined, `dropped: ${JSON.stringify(closed)}`);
     assert.ok(connection.isOpen);
     assert.ok(pings >= 3, `only ${pings} pings reached the server: the quiet socket was not being checked`);
@@ -135,11 +150,12 @@ test('any inbound frame proves liveness: a server that cannot answer pings but k
     assert.equal(early, undefined, `dropped while events were arriving: ${JSON.stringify(early)}`);
     assert.ok(c.events() > 10, `${c.events()} events`);
     clearInterval(sender);
-    const stoppedAt = performance.now();
     const closed = await within(c.closed, VERDICT_WITHIN_MS);
     assert.ok(closed, `not reported lost within ${VERDICT_WITHIN_MS} ms of the last event`);
     assert.equal(closed.reason, KEEPALIVE_TIMEOUT_REASON);
-    assert.ok(closed.at - stoppedAt >= KA.quietMs + KA.deadlineMs - KA.checkMs, 'lost only after the quiet time and the deadline');
+    // Measured from the last event read, not from clearInterval: a late timer can stop the sender well after it.
+    const quiet = closed.at - c.lastEventAt();
+    assert.ok(quiet >= KA.quietMs + KA.deadlineMs - KA.checkMs, `lost ${quiet.toFixed(0)} ms after the last event: before the quiet time and the deadline`);
   } finally {
     clearInterval(sender);
     await upstream.close();
@@ -159,7 +175,8 @@ test('a keepalive loss goes through the link like any other drop: outage with th
   const reconnectedP = new Promise<void>((r) => (reconnected = r));
   const link = new RealtimeLink(
     {
-      connect: (handlers) => RealtimeConnection.open({ baseUrl: upstream.baseUrl, model: 'm', credential: 'ek_test', timeoutMs: 1000, keepalive: KA }, handlers),
+      connect: (handlers) =>
+        RealtimeConnection.open({ baseUrl: upstream.baseUrl, model: 'm', credential: 'ek_test', timeoutMs: 1000, keepalive: KA_HEALTHY }, handlers),
       now: () => performance.now(),
       rolloverAfterMs: 3_600_000,
     },
@@ -177,12 +194,12 @@ test('a keepalive loss goes through the link like any other drop: outage with th
   );
   try {
     link.start();
-    await within(reconnectedP, 2000);
+    await within(reconnectedP, 4000);
     assert.deepEqual(outages, [`AI session closed (1006 ${KEEPALIVE_TIMEOUT_REASON})`]);
     assert.deepEqual(active, ['initial', 'reconnect']);
     assert.deepEqual(fatal, []);
     // The replacement is healthy and quiet: it stays.
-    await sleep(5 * (KA.quietMs + KA.deadlineMs));
+    await sleep(2 * (KA_HEALTHY.quietMs + KA_HEALTHY.deadlineMs));
     assert.ok(link.isUp);
     assert.equal(outages.length, 1);
     assert.equal(upstream.accepted(), 2);

@@ -6,6 +6,7 @@ import twilio from 'twilio';
 import WebSocket from 'ws';
 import pino from 'pino';
 import { Writable } from 'node:stream';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { buildApp, type AppDeps, type Bridge } from '../../src/app.js';
 import { loggerOptions } from '../../src/telemetry/logging.js';
@@ -152,4 +153,18 @@ export async function eventually(predicate: () => boolean, ms = 3000, what = 'co
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * The longest the test process's event loop stalled while a check ran. Tests that time real sockets add it to
+ * an upper bound on a delay: a shared CI machine stalls the loop for tens to hundreds of ms, and everything due
+ * during a stall (the simulator's clock, a scripted server's timer) lands at once afterwards.
+ */
+export function watchLoopStalls(): { maxMs: () => number; stop: () => void } {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return {
+    maxMs: () => (histogram.count > 0 ? histogram.max / 1e6 : 0),
+    stop: () => histogram.disable(),
+  };
 }
