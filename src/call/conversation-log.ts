@@ -99,16 +99,14 @@ export class ConversationLog {
   get unansweredTranscribed(): boolean {
     let seen = 0;
     for (let i = this.#entries.length - 1; i >= 0 && this.#entries[i]!.kind === 'user'; i--, seen++) {
-      const e = this.#entries[i] as Extract<Entry, { kind: 'user' }>;
-      if (e.text === undefined || e.text === '') return false;
+      if (!isTranscript((this.#entries[i] as Extract<Entry, { kind: 'user' }>).text)) return false;
     }
     return seen > 0;
   }
 
   /** True if the caller's utterance `itemId` has a transcript here. */
   hasTranscript(itemId: string): boolean {
-    const text = this.#find('user', itemId)?.text;
-    return text !== undefined && text !== '';
+    return isTranscript(this.#find('user', itemId)?.text);
   }
 
   /** True if this assistant item was cut short (barge-in or a dropped session). */
@@ -184,4 +182,9 @@ function toItem(e: Entry): Record<string, unknown> | undefined {
     case 'function_call_output':
       return { type: 'function_call_output', call_id: e.callId, output: e.output };
   }
+}
+
+/** An utterance counts as transcribed only with words: an empty transcript says nothing the AI can answer. */
+function isTranscript(text: string | undefined): text is string {
+  return text !== undefined && text !== '';
 }

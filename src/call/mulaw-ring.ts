@@ -5,6 +5,8 @@
 // grown on demand, so retaining audio costs no per-frame or per-turn
 // objects. Pure.
 
+import { copyIntoRing, copyOutOfRing } from './ring-copy.js';
+
 export class MulawRing {
   #buf: Uint8Array;
   /** Absolute position of the oldest byte kept, and one past the newest. */
@@ -40,14 +42,14 @@ export class MulawRing {
     if (want <= this.#buf.length) return;
     const kept = this.read();
     this.#buf = new Uint8Array(want);
-    this.#place(kept, this.#start);
+    copyIntoRing(this.#buf, this.#start, kept);
   }
 
   /** Appends, overwriting the oldest bytes when full. */
   write(bytes: Uint8Array): void {
     const cap = this.#buf.length;
     const data = bytes.length > cap ? bytes.subarray(bytes.length - cap) : bytes;
-    this.#place(data, this.#end + bytes.length - data.length);
+    copyIntoRing(this.#buf, this.#end + bytes.length - data.length, data);
     this.#end += bytes.length;
     if (this.#end - this.#start > cap) this.#start = this.#end - cap;
   }
@@ -62,29 +64,11 @@ export class MulawRing {
     const lo = Math.max(from, this.#start);
     const hi = Math.min(to, this.#end);
     const out = new Uint8Array(Math.max(0, hi - lo));
-    if (out.length === 0) return out;
-    const cap = this.#buf.length;
-    const at = lo % cap;
-    const first = Math.min(out.length, cap - at);
-    out.set(this.#buf.subarray(at, at + first));
-    if (first < out.length) out.set(this.#buf.subarray(0, out.length - first), first);
+    if (out.length > 0) copyOutOfRing(this.#buf, lo, out.length, out);
     return out;
   }
 
   clear(): void {
     this.#start = this.#end;
-  }
-
-  /** Copies `data` (at most the capacity) into the buffer from absolute `position` on, wrapping round its end. */
-  #place(data: Uint8Array, position: number): void {
-    const cap = this.#buf.length;
-    const at = position % cap;
-    const first = Math.min(data.length, cap - at);
-    // The common case, once per frame: no wrap, so no subarray views to allocate.
-    if (first === data.length) this.#buf.set(data, at);
-    else {
-      this.#buf.set(data.subarray(0, first), at);
-      this.#buf.set(data.subarray(first), 0);
-    }
   }
 }

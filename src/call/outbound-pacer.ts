@@ -11,6 +11,8 @@
 // a timer every 20 ms, three times what a chunk costs. Audio that arrives at
 // real time still goes out as soon as it comes.
 
+import { copyIntoRing, copyOutOfRing } from './ring-copy.js';
+
 export const FRAME_BYTES = 160;
 const BYTES_PER_MS = 8;
 export const FRAME_MS = FRAME_BYTES / BYTES_PER_MS;
@@ -80,11 +82,7 @@ export class OutboundPacer {
     if (length === 0) return;
     const queued = this.#tail - this.#head;
     if (queued + length > this.#ring.length) this.#resize(queued + length);
-    const capacity = this.#ring.length;
-    const at = this.#tail % capacity;
-    const first = Math.min(length, capacity - at);
-    this.#ring.set(first === length ? bytes : bytes.subarray(0, first), at);
-    if (first < length) this.#ring.set(bytes.subarray(first), 0);
+    copyIntoRing(this.#ring, this.#tail, bytes);
     this.#tail += length;
     const last = this.#spans[this.#spans.length - 1];
     if (last !== undefined && last.itemId === itemId) last.end = this.#tail;
@@ -103,15 +101,12 @@ export class OutboundPacer {
     const size = this.#readyBytes();
     if (size === 0) return undefined;
     const itemId = this.#spans[0]!.itemId;
-    const capacity = this.#ring.length;
-    const at = this.#head % capacity;
+    const at = this.#head % this.#ring.length;
     let bytes: Uint8Array;
-    if (at + size <= capacity) {
+    if (at + size <= this.#ring.length) {
       bytes = this.#ring.subarray(at, at + size);
     } else {
-      const first = capacity - at;
-      this.#scratch.set(this.#ring.subarray(at), 0);
-      this.#scratch.set(this.#ring.subarray(0, size - first), first);
+      copyOutOfRing(this.#ring, this.#head, size, this.#scratch);
       bytes = this.#scratch.subarray(0, size);
     }
     this.#advanceHead(size);
@@ -178,11 +173,7 @@ export class OutboundPacer {
     while (capacity < bytes) capacity *= 2;
     const ring = new Uint8Array(capacity);
     const queued = this.#tail - this.#head;
-    const old = this.#ring.length;
-    const at = this.#head % old;
-    const first = Math.min(queued, old - at);
-    ring.set(this.#ring.subarray(at, at + first), 0);
-    if (first < queued) ring.set(this.#ring.subarray(0, queued - first), first);
+    copyOutOfRing(this.#ring, this.#head, queued, ring);
     this.#ring = ring;
     // Span ends are absolute counts; rebase them with the positions.
     for (const span of this.#spans) span.end -= this.#head;
