@@ -302,33 +302,34 @@ test('a mark whose echo never comes is taken as played once far overdue', () => 
   assert.equal(ledger.hasUnplayedAudio, false);
 });
 
-test('a short upstream backpressure blip delays caller audio but never mutes the caller', async () => {
+/**
+ * A μ-law caller-audio path whose upstream takes events while `upstream.accepting` and records them; frames are
+ * filled with one byte value, so what was delivered reads back as those values.
+ */
+async function recordedCallerPath(maxWaitingMs?: number) {
   const { CallerAudioPath } = await import('../src/call/caller-audio.js');
-  const delivered: string[] = [];
-  let accepting = true;
-  const path = new CallerAudioPath('pcmu', (event) => (accepting ? (delivered.push(event), true) : false));
-  const frame = (i: number) => Buffer.alloc(160, i).toString('base64');
+  const upstream = { accepting: true, delivered: [] as string[] };
+  const path = new CallerAudioPath('pcmu', (event) => (upstream.accepting ? (upstream.delivered.push(event), true) : false), maxWaitingMs);
+  const frame = (value: number) => Buffer.alloc(160, value).toString('base64');
+  const deliveredValues = () => upstream.delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]!);
+  return { path, upstream, frame, deliveredValues };
+}
+
+test('a short upstream backpressure blip delays caller audio but never mutes the caller', async () => {
+  const { path, upstream, frame, deliveredValues } = await recordedCallerPath();
   for (let i = 0; i < 5; i++) path.push(i * 20, frame(i), i * 20);
-  accepting = false;
+  upstream.accepting = false;
   for (let i = 5; i < 10; i++) path.push(i * 20, frame(i), i * 20);
-  assert.equal(delivered.length, 5);
-  accepting = true;
+  assert.equal(upstream.delivered.length, 5);
+  upstream.accepting = true;
   for (let i = 10; i < 15; i++) path.push(i * 20, frame(i), i * 20);
-  assert.equal(delivered.length, 15, 'everything delivered once the upstream drains');
-  assert.deepEqual(
-    delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]),
-    Array.from({ length: 15 }, (_, i) => i),
-    'in order',
-  );
+  assert.equal(upstream.delivered.length, 15, 'everything delivered once the upstream drains');
+  assert.deepEqual(deliveredValues(), Array.from({ length: 15 }, (_, i) => i), 'in order');
 });
 
 test('unanswered turns resent to a new session survive the waiting bound: newer audio is dropped first', async () => {
-  const { CallerAudioPath } = await import('../src/call/caller-audio.js');
-  const delivered: string[] = [];
-  let accepting = true;
   // A 1 s bound on audio waiting for the upstream.
-  const path = new CallerAudioPath('pcmu', (event) => (accepting ? (delivered.push(event), true) : false), 1000);
-  const frame = (value: number) => Buffer.alloc(160, value).toString('base64');
+  const { path, upstream, frame, deliveredValues } = await recordedCallerPath(1000);
   let t = 0;
   const push = (value: number, frames: number) => {
     for (let i = 0; i < frames; i++, t += 20) path.push(t, frame(value), t);
@@ -337,14 +338,14 @@ test('unanswered turns resent to a new session survive the waiting bound: newer 
   path.speechStarted();
   push(0x11, 60);
   path.committed('u1');
-  accepting = false;
+  upstream.accepting = false;
   path.resendUncommitted(['u1']);
   // The new session is slow to drain while 2 s more of the caller's line arrives: over the 1 s bound.
   push(0x22, 100);
-  accepting = true;
-  delivered.length = 0;
+  upstream.accepting = true;
+  upstream.delivered.length = 0;
   path.flush();
-  const values = delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]);
+  const values = deliveredValues();
   assert.equal(values.filter((v) => v === 0x11).length, 60, 'the whole question reaches the new session');
   assert.equal(values.indexOf(0x11), 0, 'first');
   assert.ok(path.stats.droppedWhileWaitingMs > 0, 'newer audio was dropped for the bound, and counted');
@@ -372,24 +373,19 @@ test('the μ-law ring keeps the newest bytes in order, grows on demand, reads by
 });
 
 test('held unanswered turns are read back from the ring, or from a copy made before the ring overwrites them', async () => {
-  const { CallerAudioPath } = await import('../src/call/caller-audio.js');
-  const delivered: string[] = [];
-  let accepting = true;
-  const path = new CallerAudioPath('pcmu', (event) => (accepting ? (delivered.push(event), true) : false));
-  const frame = (value: number) => Buffer.alloc(160, value).toString('base64');
+  const { path, upstream, frame, deliveredValues } = await recordedCallerPath();
   let t = 0;
   const push = (value: number, frames: number) => {
     for (let i = 0; i < frames; i++, t += 20) path.push(t, frame(value), t);
   };
   /** What a new session is sent (runs of frame values), given the held turns handed to it (undefined: none owed). */
   const resent = (turnIds?: string[]): string => {
-    accepting = false;
+    upstream.accepting = false;
     path.resendUncommitted(turnIds);
-    accepting = true;
-    delivered.length = 0;
+    upstream.accepting = true;
+    upstream.delivered.length = 0;
     path.flush();
-    const values = delivered.map((e) => Buffer.from(JSON.parse(e).audio, 'base64')[0]!);
-    return values.reduce<[number, number][]>((acc, v) => (acc.at(-1)?.[0] === v ? (acc.at(-1)![1]++, acc) : [...acc, [v, 1]]), []).map(([v, n]) => `${v.toString(16)}×${n}`).join(' ');
+    return deliveredValues().reduce<[number, number][]>((acc, v) => (acc.at(-1)?.[0] === v ? (acc.at(-1)![1]++, acc) : [...acc, [v, 1]]), []).map(([v, n]) => `${v.toString(16)}×${n}`).join(' ');
   };
   // Padding (0xff), a question (0x11, 1 s) and "hello?" (0x22, 0.5 s), both committed; then 0x33, not yet.
   push(0xff, 60);
