@@ -80,6 +80,45 @@ test('an earlier item is forgotten once all of it has played; the next clear rep
   assert.equal(ledger.acknowledge(b1), false);
 });
 
+test('many marks outstanding at once (a slow echo): each ack and each overdue mark still settles exactly what played', () => {
+  const ledger = new MarkLedger();
+  const place = (ms: number, now: number): string => {
+    ledger.recordSent('a', ms);
+    return ledger.placeMark(now)!;
+  };
+  const early = [1, 2, 3, 4, 5].map((i) => place(20, i));
+  assert.ok(ledger.acknowledge(early[2]!));
+  assert.equal(ledger.heardMs('a'), 60);
+  // Past the first marks' slots and beyond the ledger's initial room: its store grows while wrapped round.
+  const late = Array.from({ length: 30 }, (_, i) => place(20, 100 + i));
+  assert.equal(ledger.acknowledge(early[1]!), false, 'an echo already settled by a later one is not ours any more');
+  assert.ok(ledger.acknowledge(early[4]!));
+  assert.equal(ledger.heardMs('a'), 100);
+  assert.ok(ledger.acknowledge(late[9]!));
+  assert.equal(ledger.heardMs('a'), 100 + 10 * 20);
+  // Marks placed at 110..119 are overdue at 1120 with a 1000 ms bound; 120 and later are not.
+  ledger.expireOverdue(1120, 1000);
+  assert.equal(ledger.heardMs('a'), 100 + 20 * 20);
+  assert.ok(ledger.acknowledge(late[29]!));
+  assert.equal(ledger.heardMs('a'), 100 + 30 * 20);
+  assert.equal(ledger.hasUnplayedAudio, false);
+  assert.equal(ledger.acknowledge(`g${ledger.generation}.${Number.MAX_SAFE_INTEGER}`), false);
+  assert.equal(ledger.acknowledge(`g${ledger.generation}.`), false);
+  assert.equal(ledger.acknowledge(`g${ledger.generation}.1x`), false);
+});
+
+test("an echo of the next item's mark settles the earlier item's marks too", () => {
+  const ledger = new MarkLedger();
+  ledger.recordSent('a', 60);
+  ledger.placeMark();
+  ledger.recordSent('a', 40);
+  ledger.placeMark();
+  ledger.recordSent('a', 20); // no mark of its own: the tail of a is still waiting when b starts
+  ledger.recordSent('b', 60);
+  assert.ok(ledger.acknowledge(ledger.placeMark()!));
+  assert.deepEqual(ledger.clear(), [{ itemId: 'a', heardMs: 100, sentMs: 120 }]);
+});
+
 test('the pacer keeps the lead under its bound and tops it up a 60 ms message at a time', () => {
   const pacer = new OutboundPacer(200);
   pacer.enqueue('a', new Uint8Array(8000)); // 1 s, faster than real time, as the service streams replies
