@@ -415,3 +415,28 @@ test('session_expired while a reply is owed: the rollover that becomes the recon
     assert.equal(call.sessions.length, 2, 'recovered without another miss');
   });
 });
+
+test('session_expired while a reply is owed, the new session ready before the old one closes: it takes the question at once', async () => {
+  await withScriptedCall({}, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    await sleep(50);
+    call.ai(s, { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } });
+    // As the service does, the expired session closes shortly after; the next one confirms its configuration at once.
+    const serverClose = setTimeout(() => s.ws.close(1001, 'session_expired'), 400);
+    try {
+      await eventually(() => call.sessions.length === 2, 4000, 'the new session');
+      const fresh = call.sessions[1]!;
+      await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
+      assert.equal(fresh.closed, false, 'the new session serves: no rollover is put off for a session that is going anyway');
+    } finally {
+      clearTimeout(serverClose);
+    }
+    const fresh = call.sessions[1]!;
+    call.ai(fresh, created('r2'));
+    call.ai(fresh, audio('r2'));
+    call.ai(fresh, audioDone('r2'));
+    call.ai(fresh, done('r2', 'completed'));
+    await sleep(1500);
+    assert.equal(call.sessions.length, 2, 'no further session');
+  });
+});

@@ -69,6 +69,8 @@ export const STABLE_SESSION_MS = 5000;
 export class RealtimeLink {
   #current: RealtimeConnection | undefined;
   #currentOpenedAt = 0;
+  /** The current session, once it has announced session_expired: the server closes it next. */
+  #expired: RealtimeConnection | undefined;
   #closed = false;
   #connecting = false;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -212,16 +214,21 @@ export class RealtimeLink {
           report({ attempt, kind, outcome: 'ok', ms: this.options.now() - startedAt });
           // A rollover that finds the current session closing (session_expired, then its close frame, before
           // the socket's close event) has lost it already: report the loss now, as the close event would.
-          if (kind === 'rollover' && this.#current !== undefined && !this.#current.isOpen) {
-            this.#current = undefined;
-            this.handlers.onOutage('AI session closed during a rollover');
-          }
+          if (kind === 'rollover' && this.#current !== undefined && !this.#current.isOpen) this.#loseCurrent('AI session closed during a rollover');
           // A rollover that finds the current session lost (or a replace() meanwhile) is the reconnect now:
           // the call must treat it as one (resend what was in flight).
-          const becomes: SessionKind = kind === 'rollover' && this.#current === undefined ? 'reconnect' : kind;
-          if (this.handlers.onSessionReady(becomes, (event) => void opened.send(event)) === false) {
-            opened.close(1000, 'rollover postponed');
-            return;
+          let becomes: SessionKind = kind === 'rollover' && this.#current === undefined ? 'reconnect' : kind;
+          const send = (event: string) => void opened.send(event);
+          if (this.handlers.onSessionReady(becomes, send) === false) {
+            if (this.#current === undefined || this.#current !== this.#expired) {
+              opened.close(1000, 'rollover postponed');
+              return;
+            }
+            // The call put the switch off to a turn boundary, which an expired session will not live to see (the
+            // server closes it next): it is lost now, and this session is the reconnect that gets what it owed.
+            this.#loseCurrent('AI session expired mid-turn');
+            becomes = 'reconnect';
+            this.handlers.onSessionReady(becomes, send);
           }
           // The schedule resets only once a session has stayed up: a server that accepts and drops at once
           // must meet a growing backoff, not a storm of token mints.
@@ -231,6 +238,7 @@ export class RealtimeLink {
           }, STABLE_SESSION_MS);
           const old = this.#current;
           this.#current = opened;
+          this.#expired = undefined;
           this.#currentOpenedAt = this.options.now();
           // Make before break: the old session is closed only once the new one serves.
           old?.close(1000, 'rollover');
@@ -286,6 +294,7 @@ export class RealtimeLink {
       if (event.code === 'session_expired') {
         // The cap was reached before a planned rollover could happen: roll now, unplanned.
         // The old session is closing; if it goes before the new one is ready, the call is in outage until then.
+        this.#expired = connection;
         this.handlers.onEvent(event);
         return this.rollover();
       }
@@ -293,8 +302,19 @@ export class RealtimeLink {
     this.handlers.onEvent(event);
   }
 
+  /** Drops the current session as lost (the call treats it as an outage until the next one is active). */
+  #loseCurrent(reason: string): void {
+    const lost = this.#current;
+    this.#current = undefined;
+    this.#expired = undefined;
+    // One whose close frame is already in has its close under way.
+    if (lost?.isOpen === true) lost.close(1000, 'lost');
+    this.handlers.onOutage(reason);
+  }
+
   #onDrop(code: number, reason: string): void {
     this.#current = undefined;
+    this.#expired = undefined;
     const why = `AI session closed (${code}${reason ? ` ${reason}` : ''})`;
     if (isFatalClose(code, reason)) return this.#fatal(why);
     this.handlers.onOutage(why);
