@@ -58,6 +58,10 @@ async function scriptedCall(env: Record<string, string> = {}, delayLaterSessions
     sessions,
     ai,
     twilioClosed: () => twilioClosed,
+    /** The caller's audio from now on is `value` (no AI events: for an outage, when no session hears it). */
+    say(value: number) {
+      byte = value;
+    },
     /** The caller says one utterance of `byte` for `ms`; the server's VAD reports it and commits it. */
     async turn(s: AiSession, value: number, itemId: string, ms = 400) {
       byte = value;
@@ -438,5 +442,42 @@ test('session_expired while a reply is owed, the new session ready before the ol
     call.ai(fresh, done('r2', 'completed'));
     await sleep(1500);
     assert.equal(call.sessions.length, 2, 'no further session');
+  });
+});
+
+test('a caller who speaks during the outage after a cut reply: the finish asked for is cancelled when the new session hears them, and their turn is answered', async () => {
+  await withScriptedCall({ delayLaterSessionsMs: 600 }, async (call, s) => {
+    await call.turn(s, 0x11, 'u1');
+    call.ai(s, created('r1'));
+    call.ai(s, words('r1', 'We open at'));
+    call.ai(s, audio('r1'));
+    await sleep(50);
+    s.ws.close(1011, 'internal error');
+    // No session hears this: it waits in the bridge for the next one.
+    call.say(0x33);
+    await sleep(300);
+    call.say(SILENCE);
+    await eventually(() => call.sessions.length === 2, 4000, 'the reconnect');
+    const fresh = call.sessions[1]!;
+    await eventually(() => appendedValues(fresh).includes(0x33), 2000, 'the words said during the outage');
+    const types = fresh.received.map((e) => e.type);
+    const firstWords = fresh.received.findIndex((e) => e.type === 'input_audio_buffer.append' && Buffer.from(String(e.audio), 'base64')[0] === 0x33);
+    assert.ok(types.indexOf('response.create') >= 0 && types.indexOf('response.create') < firstWords, 'the finish is asked for before the buffered words arrive');
+    // The server starts the finish, then its VAD hears the words: the bridge cancels the finish, and the turn is answered.
+    call.ai(fresh, created('r2'));
+    call.ai(fresh, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u2' });
+    await eventually(() => fresh.received.some((e) => e.type === 'response.cancel'), 2000, 'the finish cancelled');
+    call.ai(fresh, done('r2', 'cancelled'));
+    call.ai(fresh, { type: 'input_audio_buffer.speech_stopped', audio_end_ms: 300, item_id: 'u2' });
+    call.ai(fresh, { type: 'input_audio_buffer.committed', item_id: 'u2' });
+    call.ai(fresh, created('r3'));
+    call.ai(fresh, audio('r3'));
+    call.ai(fresh, audioDone('r3'));
+    call.ai(fresh, done('r3', 'completed'));
+    // Past the reply timeout (1 s): the cancelled finish is no missed reply, and the answer counts.
+    await sleep(1500);
+    assert.equal(call.sessions.length, 2, 'no replacement session');
+    assert.equal(call.twilioClosed(), false, 'no hand-off to the fallback');
+    assert.equal(fresh.received.filter((e) => e.type === 'response.create').length, 1, 'the finish was asked for once');
   });
 });
