@@ -109,6 +109,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Brid
       instructions: config.agent.instructions,
       voice: config.agent.voice,
       transcriptionModel: config.agent.transcriptionModel,
+      turnDetection: config.agent.turnDetection,
     });
   const calls = new Set<CallSession>();
   let draining = false;

@@ -22,6 +22,13 @@ test('defaults fill every optional variable', () => {
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.openai));
 });
 
+test('VAD_* settings: the defaults, and decimals for the threshold', () => {
+  assert.deepEqual(loadConfig(base).agent.turnDetection, { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500 });
+  for (const [raw, value] of [['0.65', 0.65], ['1', 1], ['0', 0], ['.3', 0.3], ['1.0', 1]] as const) {
+    assert.equal(loadConfig({ ...base, VAD_THRESHOLD: raw }).agent.turnDetection.threshold, value, raw);
+  }
+});
+
 test('AI_REPLY_TIMEOUT_MS=0 turns the answer clock off', () => {
   assert.equal(loadConfig({ ...base, AI_REPLY_TIMEOUT_MS: '0' }).resilience.replyTimeoutMs, 0);
 });
@@ -51,6 +58,11 @@ const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['FALLBACK_TWIML', { FALLBACK_TWIML: '<Dial>+1555</Dial>' }, /FALLBACK_TWIML: expected a TwiML document/],
   ['AI_REPLY_TIMEOUT_MS', { AI_REPLY_TIMEOUT_MS: '500' }, /AI_REPLY_TIMEOUT_MS: expected 0 \(off\) or 1000 to 120000/],
   ['AI_REPLY_TIMEOUT_MS', { AI_REPLY_TIMEOUT_MS: '-1' }, /AI_REPLY_TIMEOUT_MS: expected a whole number/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: '1.5' }, /VAD_THRESHOLD: expected a number from 0 to 1/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: 'high' }, /VAD_THRESHOLD: expected a number from 0 to 1/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: '-0.2' }, /VAD_THRESHOLD: expected a number from 0 to 1/],
+  ['VAD_SILENCE_DURATION_MS', { VAD_SILENCE_DURATION_MS: '50' }, /VAD_SILENCE_DURATION_MS: expected a whole number from 100 to 5000/],
+  ['VAD_PREFIX_PADDING_MS', { VAD_PREFIX_PADDING_MS: '1500' }, /VAD_PREFIX_PADDING_MS: expected a whole number from 0 to 1000/],
 ];
 
 for (const [variable, patch, message] of bad) {

@@ -150,6 +150,7 @@ test("the connector's steps stop when its signal aborts: the mint's span is aban
     instructions: 'x',
     voice: 'alloy',
     transcriptionModel: 't',
+    turnDetection: { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500 },
   });
   const ends: string[] = [];
   const observer = { tokenMint: () => ({ ok: () => ends.push('ok'), fail: (e: string) => ends.push(`fail ${e}`), abandoned: () => ends.push('abandoned') }) };

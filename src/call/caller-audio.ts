@@ -17,7 +17,7 @@ const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
 const base64Of = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 const SILENT_FRAME_BASE64 = base64Of(SILENT_FRAME);
 
-/** Outside speech, this much recent audio is kept for a replay: the VAD's prefix padding. */
+/** Outside speech, this much recent audio is kept for a replay: the VAD's prefix padding (VAD_PREFIX_PADDING_MS is at most this). */
 const UNCOMMITTED_PADDING_MS = 1000;
 /** While the caller speaks, this much of the utterance is kept for a replay (48 KB of μ-law at most). */
 const UNCOMMITTED_SPEECH_MS = 6000;

@@ -7,6 +7,16 @@ import { isIP } from 'node:net';
 export type AudioMode = 'pcm24k' | 'pcmu';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** `server_vad` settings: phone lines are noisy, and this is what teams tune first. */
+export interface TurnDetection {
+  /** 0–1: how loud speech must be; raise it for noisy lines. */
+  readonly threshold: number;
+  /** Audio kept before detected speech, in ms. */
+  readonly prefixPaddingMs: number;
+  /** Silence that ends a turn, in ms: longer lets callers pause, shorter answers sooner. */
+  readonly silenceDurationMs: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -26,6 +36,8 @@ export interface Config {
     readonly instructions: string;
     readonly voice: string;
     readonly transcriptionModel: string;
+    /** The service's voice activity detection, which ends the caller's turns and starts barge-ins. */
+    readonly turnDetection: TurnDetection;
   };
   readonly audioMode: AudioMode;
   readonly logLevel: LogLevel;
@@ -117,6 +129,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(raw)) throw new ConfigError(name, 'expected a number from 0 to 1, such as 0.6');
+  return Number(raw);
+}
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -177,6 +196,12 @@ export function loadConfig(env: Env): Config {
         'You are a helpful voice assistant on a phone call. Keep answers short and speak naturally.',
       voice: read(env, 'AGENT_VOICE') ?? 'marin',
       transcriptionModel: read(env, 'AGENT_TRANSCRIPTION_MODEL') ?? 'gpt-4o-mini-transcribe',
+      turnDetection: {
+        threshold: fraction(env, 'VAD_THRESHOLD', 0.5),
+        // At most the second of audio before speech that the bridge keeps for a replay after a reconnect.
+        prefixPaddingMs: integer(env, 'VAD_PREFIX_PADDING_MS', 300, 0, 1000),
+        silenceDurationMs: integer(env, 'VAD_SILENCE_DURATION_MS', 500, 100, 5000),
+      },
     },
     audioMode: oneOf(env, 'AUDIO_MODE', AUDIO_MODES, 'pcm24k'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -2,13 +2,14 @@
 // (GA shape). The same message is sent again on every reconnect, so it is a
 // pure function of the configuration.
 
-import type { AudioMode } from '../config/config.js';
+import type { AudioMode, TurnDetection } from '../config/config.js';
 
 export interface SessionSettings {
   readonly audioMode: AudioMode;
   readonly instructions: string;
   readonly voice: string;
   readonly transcriptionModel: string;
+  readonly turnDetection: TurnDetection;
 }
 
 /** Tools the bridge itself carries out. */
@@ -34,9 +35,9 @@ export function sessionUpdate(settings: SessionSettings): string {
           format,
           turn_detection: {
             type: 'server_vad',
-            threshold: 0.5,
-            prefix_padding_ms: 300,
-            silence_duration_ms: 500,
+            threshold: settings.turnDetection.threshold,
+            prefix_padding_ms: settings.turnDetection.prefixPaddingMs,
+            silence_duration_ms: settings.turnDetection.silenceDurationMs,
             create_response: true,
             interrupt_response: true,
           },
