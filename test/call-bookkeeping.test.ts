@@ -89,7 +89,7 @@ test('many marks outstanding at once (a slow echo): each ack and each overdue ma
   const early = [1, 2, 3, 4, 5].map((i) => place(20, i));
   assert.ok(ledger.acknowledge(early[2]!));
   assert.equal(ledger.heardMs('a'), 60);
-  // Past the first marks' slots and beyond the ledger's initial room: its store grows while wrapped round.
+  // Far more marks outstanding than the lead ever holds, placed after some were settled.
   const late = Array.from({ length: 30 }, (_, i) => place(20, 100 + i));
   assert.equal(ledger.acknowledge(early[1]!), false, 'an echo already settled by a later one is not ours any more');
   assert.ok(ledger.acknowledge(early[4]!));
@@ -102,6 +102,7 @@ test('many marks outstanding at once (a slow echo): each ack and each overdue ma
   assert.ok(ledger.acknowledge(late[29]!));
   assert.equal(ledger.heardMs('a'), 100 + 30 * 20);
   assert.equal(ledger.hasUnplayedAudio, false);
+  // Names of this generation that it never placed are not its own.
   assert.equal(ledger.acknowledge(`g${ledger.generation}.${Number.MAX_SAFE_INTEGER}`), false);
   assert.equal(ledger.acknowledge(`g${ledger.generation}.`), false);
   assert.equal(ledger.acknowledge(`g${ledger.generation}.1x`), false);

@@ -24,7 +24,7 @@ test('defaults fill every optional variable', () => {
 
 test('VAD_* settings: the defaults, and decimals for the threshold', () => {
   assert.deepEqual(loadConfig(base).agent.turnDetection, { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500 });
-  for (const [raw, value] of [['0.65', 0.65], ['1', 1], ['0', 0], ['.3', 0.3], ['1.0', 1]] as const) {
+  for (const [raw, value] of [['0.65', 0.65], ['0.95', 0.95], ['0.1', 0.1], ['.3', 0.3], ['0.50', 0.5]] as const) {
     assert.equal(loadConfig({ ...base, VAD_THRESHOLD: raw }).agent.turnDetection.threshold, value, raw);
   }
 });
@@ -58,10 +58,13 @@ const bad: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['FALLBACK_TWIML', { FALLBACK_TWIML: '<Dial>+1555</Dial>' }, /FALLBACK_TWIML: expected a TwiML document/],
   ['AI_REPLY_TIMEOUT_MS', { AI_REPLY_TIMEOUT_MS: '500' }, /AI_REPLY_TIMEOUT_MS: expected 0 \(off\) or 1000 to 120000/],
   ['AI_REPLY_TIMEOUT_MS', { AI_REPLY_TIMEOUT_MS: '-1' }, /AI_REPLY_TIMEOUT_MS: expected a whole number/],
-  ['VAD_THRESHOLD', { VAD_THRESHOLD: '1.5' }, /VAD_THRESHOLD: expected a number from 0 to 1/],
-  ['VAD_THRESHOLD', { VAD_THRESHOLD: 'high' }, /VAD_THRESHOLD: expected a number from 0 to 1/],
-  ['VAD_THRESHOLD', { VAD_THRESHOLD: '-0.2' }, /VAD_THRESHOLD: expected a number from 0 to 1/],
-  ['VAD_SILENCE_DURATION_MS', { VAD_SILENCE_DURATION_MS: '50' }, /VAD_SILENCE_DURATION_MS: expected a whole number from 100 to 5000/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: '1' }, /VAD_THRESHOLD: expected a number from 0.1 to 0.95/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: '0' }, /VAD_THRESHOLD: expected a number from 0.1 to 0.95/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: 'high' }, /VAD_THRESHOLD: expected a number from 0.1 to 0.95/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: '-0.2' }, /VAD_THRESHOLD: expected a number from 0.1 to 0.95/],
+  ['VAD_THRESHOLD', { VAD_THRESHOLD: '0.5e0' }, /VAD_THRESHOLD: expected a number/],
+  ['VAD_SILENCE_DURATION_MS', { VAD_SILENCE_DURATION_MS: '50' }, /VAD_SILENCE_DURATION_MS: expected a whole number from 100 to 3000/],
+  ['VAD_SILENCE_DURATION_MS', { VAD_SILENCE_DURATION_MS: '5000' }, /VAD_SILENCE_DURATION_MS: expected a whole number from 100 to 3000/],
   ['VAD_PREFIX_PADDING_MS', { VAD_PREFIX_PADDING_MS: '1500' }, /VAD_PREFIX_PADDING_MS: expected a whole number from 0 to 1000/],
 ];
 

@@ -425,12 +425,19 @@ test('session_expired while a reply is owed, the new session ready before the ol
     await call.turn(s, 0x11, 'u1');
     await sleep(50);
     call.ai(s, { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } });
-    // As the service does, the expired session closes shortly after; the next one confirms its configuration at once.
-    const serverClose = setTimeout(() => s.ws.close(1001, 'session_expired'), 400);
+    // The service closes an expired session soon after (late here, so that it is the bridge that must close it);
+    // the next session confirms its configuration at once.
+    let serverClosedIt = false;
+    const serverClose = setTimeout(() => {
+      serverClosedIt = true;
+      s.ws.close(1001, 'session_expired');
+    }, 5000);
     try {
       await eventually(() => call.sessions.length === 2, 4000, 'the new session');
       const fresh = call.sessions[1]!;
       await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
+      await eventually(() => s.closed, 2000, 'the expired session closed by the bridge');
+      assert.equal(serverClosedIt, false, 'the bridge, not the server, closed the expired session');
       assert.equal(fresh.closed, false, 'the new session serves: no rollover is put off for a session that is going anyway');
     } finally {
       clearTimeout(serverClose);

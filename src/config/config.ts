@@ -129,11 +129,12 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function fraction(env: Env, name: string, fallback: number): number {
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
-  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(raw)) throw new ConfigError(name, 'expected a number from 0 to 1, such as 0.6');
-  return Number(raw);
+  const value = /^(\d+(\.\d+)?|\.\d+)$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) throw new ConfigError(name, `expected a number from ${min} to ${max}, such as ${fallback}`);
+  return value;
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -197,10 +198,12 @@ export function loadConfig(env: Env): Config {
       voice: read(env, 'AGENT_VOICE') ?? 'marin',
       transcriptionModel: read(env, 'AGENT_TRANSCRIPTION_MODEL') ?? 'gpt-4o-mini-transcribe',
       turnDetection: {
-        threshold: fraction(env, 'VAD_THRESHOLD', 0.5),
+        // At 0 every sound is speech and a turn may never end; at 1 nothing is, and the caller is never answered.
+        threshold: decimal(env, 'VAD_THRESHOLD', 0.5, 0.1, 0.95),
         // At most the second of audio before speech that the bridge keeps for a replay after a reconnect.
         prefixPaddingMs: integer(env, 'VAD_PREFIX_PADDING_MS', 300, 0, 1000),
-        silenceDurationMs: integer(env, 'VAD_SILENCE_DURATION_MS', 500, 100, 5000),
+        // The bridge keeps 6 s of an utterance for a replay, its closing silence included.
+        silenceDurationMs: integer(env, 'VAD_SILENCE_DURATION_MS', 500, 100, 3000),
       },
     },
     audioMode: oneOf(env, 'AUDIO_MODE', AUDIO_MODES, 'pcm24k'),

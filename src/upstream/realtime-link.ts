@@ -38,7 +38,10 @@ export interface LinkHandlers {
   /**
    * A new session is open and configured. `send` writes to that session
    * only; it becomes current when this returns, unless this returns false
-   * (a rollover that found the call mid-turn), when it is closed unused.
+   * (a rollover that found the call mid-turn), when it is closed unused. A
+   * rollover declined while the current session has announced
+   * `session_expired` is offered again at once as the reconnect (after
+   * `onOutage` for the expired one), and a reconnect is never declined.
    */
   onSessionReady(kind: SessionKind, send: (event: string) => void): boolean | void;
   /** The new session is now current (and any old one closed): buffered caller audio may flow. */
@@ -126,6 +129,7 @@ export class RealtimeLink {
     if (this.#closed || this.#current === undefined) return;
     const old = this.#current;
     this.#current = undefined;
+    this.#expired = undefined;
     old.close(1000, 'replaced');
     this.handlers.onOutage(reason);
     if (!this.#connecting) this.#scheduleRetry();
@@ -141,6 +145,7 @@ export class RealtimeLink {
     clearTimeout(this.#stableTimer);
     this.#current?.close(1000, 'call ended');
     this.#current = undefined;
+    this.#expired = undefined;
     // A connect under way would otherwise still mint a token, upgrade and configure a session nobody uses, held
     // until its confirmation or its timeout.
     this.#abandonAttempt?.(cause);
@@ -228,7 +233,12 @@ export class RealtimeLink {
             // server closes it next): it is lost now, and this session is the reconnect that gets what it owed.
             this.#loseCurrent('AI session expired mid-turn');
             becomes = 'reconnect';
-            this.handlers.onSessionReady(becomes, send);
+            // The call's handlers may have ended it meanwhile (a bug there ends the call, never the process).
+            if (this.#closed || this.handlers.onSessionReady(becomes, send) === false || this.#closed) {
+              opened.close(1000, this.#closed ? 'call ended' : 'reconnect declined');
+              if (!this.#closed) this.#scheduleRetry();
+              return;
+            }
           }
           // The schedule resets only once a session has stayed up: a server that accepts and drops at once
           // must meet a growing backoff, not a storm of token mints.
