@@ -106,6 +106,15 @@ const audio = (responseId: string) => ({ type: 'response.output_audio.delta', re
 const audioDone = (responseId: string) => ({ type: 'response.output_audio.done', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0 });
 const words = (responseId: string, text: string) => ({ type: 'response.output_audio_transcript.delta', response_id: responseId, item_id: 'a1', output_index: 0, content_index: 0, delta: text });
 const toolCall = (responseId: string) => ({ type: 'response.function_call_arguments.done', response_id: responseId, item_id: 'item_f', output_index: 0, call_id: 'call_1', name: 'lookup_hours', arguments: '{}' });
+const expired = { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } };
+
+/** Session `s` answers in full: created, its audio, the audio's end, done. */
+function answer(call: ScriptedCall, s: AiSession, responseId: string): void {
+  call.ai(s, created(responseId));
+  call.ai(s, audio(responseId));
+  call.ai(s, audioDone(responseId));
+  call.ai(s, done(responseId, 'completed'));
+}
 
 /**
  * The caller asks (0x11) and hears the start of reply r1 ("We open at"); then `meanwhile`, if given, and the AI
@@ -404,17 +413,14 @@ test('session_expired while a reply is owed: the rollover that becomes the recon
   await withScriptedCall({ delayLaterSessionsMs: 300 }, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     await sleep(50);
-    call.ai(s, { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } });
+    call.ai(s, expired);
     await sleep(20);
     s.ws.close(1001, 'session_expired');
     await eventually(() => call.sessions.length === 2, 4000, 'the new session');
     const fresh = call.sessions[1]!;
     await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
     // It answers, so no later miss is due: a session replaced now (a stale clock) is the fault, whenever it shows.
-    call.ai(fresh, created('r2'));
-    call.ai(fresh, audio('r2'));
-    call.ai(fresh, audioDone('r2'));
-    call.ai(fresh, done('r2', 'completed'));
+    answer(call, fresh, 'r2');
     await sleep(1500);
     assert.equal(call.sessions.length, 2, 'recovered without another miss');
   });
@@ -424,7 +430,7 @@ test('session_expired while a reply is owed, the new session ready before the ol
   await withScriptedCall({}, async (call, s) => {
     await call.turn(s, 0x11, 'u1');
     await sleep(50);
-    call.ai(s, { type: 'error', error: { type: 'invalid_request_error', code: 'session_expired', message: 'Your session hit the maximum duration of 60 minutes.' } });
+    call.ai(s, expired);
     // The service closes an expired session soon after (late here, so that it is the bridge that must close it);
     // the next session confirms its configuration at once.
     let serverClosedIt = false;
@@ -434,19 +440,15 @@ test('session_expired while a reply is owed, the new session ready before the ol
     }, 5000);
     try {
       await eventually(() => call.sessions.length === 2, 4000, 'the new session');
-      const fresh = call.sessions[1]!;
-      await eventually(() => appendedValues(fresh).includes(0x11), 2000, 'the question resent to it');
+      await eventually(() => appendedValues(call.sessions[1]!).includes(0x11), 2000, 'the question resent to it');
       await eventually(() => s.closed, 2000, 'the expired session closed by the bridge');
       assert.equal(serverClosedIt, false, 'the bridge, not the server, closed the expired session');
-      assert.equal(fresh.closed, false, 'the new session serves: no rollover is put off for a session that is going anyway');
+      assert.equal(call.sessions[1]!.closed, false, 'the new session serves: no rollover is put off for a session that is going anyway');
     } finally {
       clearTimeout(serverClose);
     }
     const fresh = call.sessions[1]!;
-    call.ai(fresh, created('r2'));
-    call.ai(fresh, audio('r2'));
-    call.ai(fresh, audioDone('r2'));
-    call.ai(fresh, done('r2', 'completed'));
+    answer(call, fresh, 'r2');
     await sleep(1500);
     assert.equal(call.sessions.length, 2, 'no further session');
   });
@@ -477,10 +479,7 @@ test('a caller who speaks during the outage after a cut reply: the finish asked 
     call.ai(fresh, done('r2', 'cancelled'));
     call.ai(fresh, { type: 'input_audio_buffer.speech_stopped', audio_end_ms: 300, item_id: 'u2' });
     call.ai(fresh, { type: 'input_audio_buffer.committed', item_id: 'u2' });
-    call.ai(fresh, created('r3'));
-    call.ai(fresh, audio('r3'));
-    call.ai(fresh, audioDone('r3'));
-    call.ai(fresh, done('r3', 'completed'));
+    answer(call, fresh, 'r3');
     // Past the reply timeout (1 s): the cancelled finish is no missed reply, and the answer counts.
     await sleep(1500);
     assert.equal(call.sessions.length, 2, 'no replacement session');

@@ -127,11 +127,7 @@ export class RealtimeLink {
    */
   replace(reason: string): void {
     if (this.#closed || this.#current === undefined) return;
-    const old = this.#current;
-    this.#current = undefined;
-    this.#expired = undefined;
-    old.close(1000, 'replaced');
-    this.handlers.onOutage(reason);
+    this.#loseCurrent(reason, 'replaced');
     if (!this.#connecting) this.#scheduleRetry();
   }
 
@@ -233,12 +229,9 @@ export class RealtimeLink {
             // server closes it next): it is lost now, and this session is the reconnect that gets what it owed.
             this.#loseCurrent('AI session expired mid-turn');
             becomes = 'reconnect';
+            if (!this.#closed) this.handlers.onSessionReady(becomes, send);
             // The call's handlers may have ended it meanwhile (a bug there ends the call, never the process).
-            if (this.#closed || this.handlers.onSessionReady(becomes, send) === false || this.#closed) {
-              opened.close(1000, this.#closed ? 'call ended' : 'reconnect declined');
-              if (!this.#closed) this.#scheduleRetry();
-              return;
-            }
+            if (this.#closed) return opened.close(1000, 'call ended');
           }
           // The schedule resets only once a session has stayed up: a server that accepts and drops at once
           // must meet a growing backoff, not a storm of token mints.
@@ -313,12 +306,12 @@ export class RealtimeLink {
   }
 
   /** Drops the current session as lost (the call treats it as an outage until the next one is active). */
-  #loseCurrent(reason: string): void {
+  #loseCurrent(reason: string, closeReason = 'lost'): void {
     const lost = this.#current;
     this.#current = undefined;
     this.#expired = undefined;
     // One whose close frame is already in has its close under way.
-    if (lost?.isOpen === true) lost.close(1000, 'lost');
+    if (lost?.isOpen === true) lost.close(1000, closeReason);
     this.handlers.onOutage(reason);
   }
 
